@@ -1,0 +1,133 @@
+"""kafka-python clients built from settings, and the topic set-up.
+
+Every producer in the service is idempotent with `acks=all`; every consumer
+has auto-commit off (the runtime commits after outputs are acknowledged).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ingest.core.settings import KafkaSettings
+from ingest.core.topics import all_topic_names
+
+log = structlog.get_logger()
+
+
+class BrokerUnavailable(Exception):
+    """No broker answered at the configured address; the message names it."""
+
+
+def _servers(kafka: KafkaSettings) -> list[str]:
+    if not kafka.bootstrap_servers:
+        raise BrokerUnavailable("no bootstrap servers: start the embedded broker first")
+    return [s.strip() for s in kafka.bootstrap_servers.split(",") if s.strip()]
+
+
+def make_producer(kafka: KafkaSettings, client_id: str) -> KafkaProducer:
+    return KafkaProducer(
+        bootstrap_servers=_servers(kafka),
+        client_id=f"{kafka.client_id}-{client_id}",
+        acks="all",
+        enable_idempotence=True,
+        compression_type=None if kafka.compression == "none" else kafka.compression,
+        linger_ms=10,
+        max_request_size=kafka.max_message_bytes,
+        request_timeout_ms=kafka.request_timeout_ms,
+        retries=2_147_483_647,
+    )
+
+
+def make_consumer(
+    kafka: KafkaSettings, group_id: str, topics: Iterable[str] = (), **overrides: Any
+) -> KafkaConsumer:
+    consumer = KafkaConsumer(
+        bootstrap_servers=_servers(kafka),
+        client_id=f"{kafka.client_id}-{group_id}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=kafka.heartbeat_interval_ms,
+        max_poll_interval_ms=kafka.max_poll_interval_ms,
+        max_poll_records=kafka.max_poll_records,
+        request_timeout_ms=max(kafka.request_timeout_ms, kafka.session_timeout_ms + 5000),
+        **overrides,
+    )
+    names = list(topics)
+    if names:
+        consumer.subscribe(names)
+    return consumer
+
+
+def wait_for_broker(kafka: KafkaSettings, timeout: float = 60.0) -> str:
+    """Block until the broker answers; return its cluster id.
+
+    Logs one clear line per failed attempt naming the address, and raises
+    `BrokerUnavailable` after `timeout` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    while True:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=_servers(kafka), client_id=f"{kafka.client_id}-admin"
+            )
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() >= deadline:
+                raise BrokerUnavailable(
+                    f"no Kafka broker reachable at {kafka.bootstrap_servers} "
+                    f"after {timeout:.0f} s ({type(exc).__name__})"
+                ) from None
+            log.warning(
+                "broker_unreachable", bootstrap=kafka.bootstrap_servers, retry_in_s=delay
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            continue
+        try:
+            cluster = admin.describe_cluster()
+            return str(cluster.get("cluster_id") or "")
+        finally:
+            admin.close()
+
+
+def ensure_topics(kafka: KafkaSettings, names: Iterable[str] | None = None) -> list[str]:
+    """Create the registry's topics that do not exist yet; return the ones created."""
+    wanted = list(names) if names is not None else all_topic_names()
+    admin = KafkaAdminClient(
+        bootstrap_servers=_servers(kafka), client_id=f"{kafka.client_id}-admin"
+    )
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in wanted if n not in existing]
+        created: list[str] = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name, kafka.partitions, kafka.replication_factor)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass  # another process created it between list and create
+        if created:
+            log.info("topics_created", topics=created, partitions=kafka.partitions)
+        return created
+    finally:
+        admin.close()
+
+
+def list_topics(kafka: KafkaSettings) -> dict[str, int]:
+    """Topic name → partition count, as the broker reports them."""
+    consumer = KafkaConsumer(bootstrap_servers=_servers(kafka), client_id=f"{kafka.client_id}-ls")
+    try:
+        return {t: len(consumer.partitions_for_topic(t) or ()) for t in sorted(consumer.topics())}
+    finally:
+        consumer.close()

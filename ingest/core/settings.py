@@ -1,0 +1,213 @@
+"""Settings: one frozen object built at the entry point and passed down.
+
+Sources, highest priority first: environment variables (`NEWS_INGEST_`
+prefix, `__` between levels: `NEWS_INGEST_KAFKA__BOOTSTRAP_SERVERS`), then the
+TOML file given with `--config`, then the defaults below. Nothing in the
+project reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from contextvars import ContextVar
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept "90s", "5m", "1h30m", "7d", "250ms" or a number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return timedelta(seconds=float(text))
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"not a duration: {value!r} (use e.g. '90s', '5m', '1h30m', '7d')")
+    return timedelta(seconds=sum(float(n) * _UNIT_SECONDS[u] for n, u in parts))
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class KafkaSettings(Section):
+    bootstrap_servers: str | None = Field(
+        default=None, description="host:port[,host:port]; omitted → start the embedded broker"
+    )
+    partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
+    client_id: str = "news-ingest"
+    # Tansu joins a group in ~3 s with these, ~23 s with kafka-python's defaults.
+    session_timeout_ms: int = Field(default=6000, ge=1000)
+    heartbeat_interval_ms: int = Field(default=1000, ge=100)
+    max_poll_interval_ms: int = Field(default=300_000, ge=10_000)
+    max_poll_records: int = Field(default=200, ge=1, le=10_000)
+    request_timeout_ms: int = Field(default=30_000, ge=1000)
+    compression: Literal["gzip", "none"] = "gzip"
+    max_message_bytes: int = Field(default=1_000_000, ge=10_000)
+    max_consecutive_dead_letters: int = Field(
+        default=1000, ge=1, description="stop the stage: likely a bad deploy, not bad input"
+    )
+    embedded_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+
+
+class HttpSettings(Section):
+    allow_private_networks: bool = False
+    user_agent: str = "news-ingest/0.1 (+https://github.com/news-ingest/news-ingest)"
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=20)
+    total_timeout: Duration = timedelta(seconds=60)
+    max_page_bytes: int = Field(default=5_000_000, ge=10_000)
+    max_feed_bytes: int = Field(default=10_000_000, ge=10_000)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host_concurrency: int = Field(default=2, ge=1)
+    global_concurrency: int = Field(default=32, ge=1)
+
+
+class FeedConfig(Section):
+    url: str
+    name: str | None = None
+    interval: Duration = timedelta(minutes=5)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"feed url must start with http:// or https://, got {url!r}")
+        return url
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.url
+
+
+class PollerSettings(Section):
+    min_interval: Duration = timedelta(seconds=30)
+    max_interval: Duration = timedelta(hours=24)
+    concurrency: int = Field(default=64, ge=1)
+
+
+class CleanerSettings(Section):
+    min_text_chars: int = Field(default=200, ge=0, description="shorter text → 'partial'")
+    page_timeout: Duration = timedelta(seconds=30)
+    workers: int = Field(default=0, ge=0, description="extraction processes; 0 = one per core")
+
+
+class DedupeSettings(Section):
+    window: Duration = timedelta(days=7)
+
+
+class ActorConfig(Section):
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+
+
+DEFAULT_ACTORS = [
+    ActorConfig(name="Taliban", aliases=["Taleban", "Talib", "Islamic Emirate"]),
+    ActorConfig(name="Islamic State", aliases=["ISIS", "ISIL", "ISIS-K", "ISKP", "Daesh"]),
+    ActorConfig(name="al-Shabaab", aliases=["al-Shabab", "Shabaab", "Shabab"]),
+    ActorConfig(name="JNIM", aliases=["Jama'at Nasr al-Islam wal Muslimin"]),
+    ActorConfig(name="Houthis", aliases=["Houthi", "Ansar Allah"]),
+    ActorConfig(name="Boko Haram", aliases=["ISWAP"]),
+    ActorConfig(name="M23", aliases=["March 23 Movement"]),
+    ActorConfig(name="Rapid Support Forces", aliases=["RSF"]),
+]
+
+
+class AlertSettings(Section):
+    actors: list[ActorConfig] = Field(default_factory=lambda: list(DEFAULT_ACTORS))
+    novelty_window: Duration = Field(
+        default=timedelta(days=14), description="an earlier alert of the same or higher kind"
+    )
+    horizon: Duration = Field(
+        default=timedelta(days=3), description="older than this before the watermark: no alert"
+    )
+
+
+class NotifySettings(Section):
+    stdout: bool = True
+    jsonl_file: str = Field(default="alerts.jsonl", description="relative to data_dir")
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+_config_file: ContextVar[Path | None] = ContextVar("news_ingest_config_file", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything configurable, validated once at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWS_INGEST_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    data_dir: Path = Path("./.news-ingest")
+    kafka: KafkaSettings = KafkaSettings()
+    http: HttpSettings = HttpSettings()
+    feeds: list[FeedConfig] = Field(default_factory=list)
+    poller: PollerSettings = PollerSettings()
+    cleaner: CleanerSettings = CleanerSettings()
+    dedupe: DedupeSettings = DedupeSettings()
+    alert: AlertSettings = AlertSettings()
+    notify: NotifySettings = NotifySettings()
+    log: LogSettings = LogSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file.get())
+        return (init_settings, env_settings, toml)
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as logged at start-up: secrets never appear."""
+        return self.model_dump(mode="json")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file, field and problem."""
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the TOML file and the environment."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file not found: {config_file}")
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        where = str(config_file) if config_file else "environment/defaults"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration ({where}): {problems}") from None
+    except ValueError as exc:  # e.g. a TOML syntax error
+        raise ConfigError(f"invalid configuration file {config_file}: {exc}") from None
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,126 @@
+"""`news-ingest run`: one process per stage, supervised, on one broker.
+
+Each stage runs as `python -m ingest worker NAME` (the same code path as a
+stand-alone worker). A stage that exits unexpectedly is restarted with
+backoff; it resumes from its last committed offsets. Children die with the
+supervisor (PR_SET_PDEATHSIG), so a SIGKILLed `run` leaves no stray stage
+behind, while the embedded broker, started in its own session, lives on for
+the next `run` to reuse.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import structlog
+
+log = structlog.get_logger()
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: children may outlive a killed supervisor
+
+
+@dataclass
+class _Child:
+    name: str
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started_at: float = 0.0
+
+
+@dataclass
+class Supervisor:
+    """Starts, watches and stops the stage processes."""
+
+    stages: Sequence[str]
+    config_file: Path | None
+    env: Mapping[str, str]
+    grace_seconds: float = 20.0
+    children: dict[str, _Child] = field(default_factory=dict)
+    _stopping: bool = False
+
+    def command(self, name: str) -> list[str]:
+        cmd = [sys.executable, "-m", "ingest", "worker", name]
+        if self.config_file is not None:
+            cmd += ["--config", str(self.config_file)]
+        return cmd
+
+    def _start(self, child: _Child) -> None:
+        child.process = subprocess.Popen(
+            self.command(child.name),
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
+        )
+        child.started_at = time.monotonic()
+        log.info("stage_process_started", stage=child.name, pid=child.process.pid)
+
+    def run(self, until: float | None = None) -> int:
+        """Supervise until a signal (or until the monotonic deadline `until`)."""
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for name in self.stages:
+            self.children[name] = child = _Child(name)
+            self._start(child)
+        while not self._stopping and (until is None or time.monotonic() < until):
+            time.sleep(0.2)
+            for child in self.children.values():
+                self._watch(child)
+        return self.stop()
+
+    def _watch(self, child: _Child) -> None:
+        now = time.monotonic()
+        if child.process is None:
+            if now >= child.next_start:
+                self._start(child)
+            return
+        code = child.process.poll()
+        if code is None:
+            if now - child.started_at > 60:
+                child.restarts = 0  # it ran long enough: forget earlier crashes
+            return
+        delay = min(2.0 ** child.restarts, 30.0)
+        log.error("stage_process_exited", stage=child.name, exit_code=code, restart_in_s=delay)
+        child.process = None
+        child.restarts += 1
+        child.next_start = now + delay
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        if self._stopping:
+            os._exit(130)  # second signal: stop waiting for children
+        self._stopping = True
+
+    def stop(self) -> int:
+        """SIGTERM every child, wait for the grace period, then SIGKILL stragglers."""
+        running = [c.process for c in self.children.values() if c.process is not None]
+        for process in running:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_seconds
+        failed = 0
+        for process in running:
+            try:
+                code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                code = process.wait()
+            failed += code != 0
+        log.info("stages_stopped", stages=len(running), failed=failed)
+        return 0

@@ -1,0 +1,112 @@
+"""The consume → handle → produce → flush → commit loop, against a real broker."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from kafka import KafkaConsumer, TopicPartition
+
+from ingest.core.envelope import decode
+from ingest.core.models import Item, RawPage
+from ingest.core.runtime import BadInput, Inbound, OneByOne, Output, StreamRunner
+from ingest.core.settings import Settings
+from ingest.core.topics import ITEMS, RAW
+from tests.kafka_helpers import produce, produce_raw, read_topic
+
+WHEN = datetime(2021, 6, 21, 8, 0, tzinfo=UTC)
+
+
+def item(n: int, title: str = "ok") -> Item:
+    return Item(
+        item_id=f"item{n}", url=f"https://example.org/{n}", feed_url="https://example.org/rss",
+        feed_name="Example", title=title, discovered_at=WHEN,
+    )
+
+
+class EchoStage(OneByOne):
+    """Turns each item into a page whose html is the item's title; rejects 'reject'."""
+
+    name = "echo"
+    input = ITEMS
+
+    def handle(self, inbound: Inbound) -> Sequence[Output]:
+        found = inbound.payload_as(Item)
+        if found.title == "reject":
+            raise BadInput("title says reject")
+        page = RawPage(
+            item=found, final_url=found.url, status=200, encoding="utf-8",
+            html=found.title or "", fetched_at=WHEN, elapsed_ms=1.0,
+        )
+        return [Output(RAW, found.item_id, page)]
+
+
+def run_until(settings: Settings, done: callable, timeout: float = 40.0) -> StreamRunner:  # type: ignore[valid-type]
+    runner = StreamRunner(settings, EchoStage(), install_signals=False)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    runner.stop()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+    return runner
+
+
+def committed(settings: Settings, topic: str) -> int:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id="news-ingest.echo",
+        enable_auto_commit=False,
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in parts)
+    finally:
+        consumer.close()
+
+
+def test_outputs_are_produced_and_offsets_committed_after_them(settings: Settings) -> None:
+    for n in range(5):
+        produce(settings, ITEMS.name, f"item{n}", item(n, title=f"title {n}"))
+    runner = run_until(settings, lambda: committed(settings, ITEMS.name) >= 5)
+    assert runner.processed == 5
+    pages = read_topic(settings, RAW.name, expect=5)
+    titles = sorted(decode(r.value, r.headers).payload.html for r in pages)  # type: ignore[attr-defined]
+    assert titles == [f"title {n}" for n in range(5)]
+    assert committed(settings, ITEMS.name) == 5
+
+
+def test_restart_resumes_after_the_last_commit_without_replaying(settings: Settings) -> None:
+    produce(settings, ITEMS.name, "item1", item(1))
+    run_until(settings, lambda: committed(settings, ITEMS.name) >= 1)
+    produce(settings, ITEMS.name, "item2", item(2))
+    run_until(settings, lambda: committed(settings, ITEMS.name) >= 2)
+    keys = sorted(r.key for r in read_topic(settings, RAW.name, expect=2, timeout=5))
+    assert keys == [b"item1", b"item2"]
+
+
+def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
+    settings: Settings,
+) -> None:
+    produce_raw(settings, ITEMS.name, b"\x00\xffnot json at all")
+    produce_raw(settings, ITEMS.name, b'{"a": 1}', [("ce_type", b"news.item.v1"),
+                ("ce_specversion", b"1.0"), ("ce_id", b"x"), ("ce_source", b"/t")])
+    produce(settings, ITEMS.name, "item7", item(7, title="reject"))
+    produce(settings, ITEMS.name, "item8", item(8, title="fine"))
+    run_until(settings, lambda: committed(settings, ITEMS.name) >= 4)
+
+    dead = read_topic(settings, ITEMS.dlq, expect=3)
+    reasons = {r.value: dict(r.headers)["dlq_reason"].decode() for r in dead}
+    assert reasons[b"\x00\xffnot json at all"].startswith("no ce_type header")
+    assert "news.item.v1 payload invalid" in reasons[b'{"a": 1}']
+    assert any(v == "title says reject" for v in reasons.values())
+    for record in dead:
+        headers = dict(record.headers)
+        assert headers["dlq_topic"] == ITEMS.name.encode()
+        assert headers["dlq_stage"] == b"echo"
+        assert int(headers["dlq_offset"]) >= 0
+    produced = read_topic(settings, RAW.name, expect=1)
+    assert [r.key for r in produced] == [b"item8"]
