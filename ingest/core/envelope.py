@@ -9,6 +9,7 @@ SDK's; this module adds the project's typing: a payload class per `ce_type`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,11 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Event:
     except Exception as exc:  # the SDK raises several unrelated types for bad input
         raise DecodeError(f"invalid CloudEvent: {exc}") from None
     data = event.get_data()
+    if isinstance(data, bytes | str):  # no content-type header: the value should still be JSON
+        try:
+            data = json.loads(data)
+        except ValueError as exc:
+            raise DecodeError(f"{ce_type} value is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise DecodeError(f"{ce_type} payload is not a JSON object")
     try:

@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -72,17 +72,22 @@ class Supervisor:
         child.started_at = time.monotonic()
         log.info("stage_process_started", stage=child.name, pid=child.process.pid)
 
-    def run(self, until: float | None = None) -> int:
-        """Supervise until a signal (or until the monotonic deadline `until`)."""
+    def run(self, done: Callable[[], bool] | None = None, check_every: float = 1.0) -> int:
+        """Supervise until a signal, or until `done()` (checked every few seconds) is true."""
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for name in self.stages:
             self.children[name] = child = _Child(name)
             self._start(child)
-        while not self._stopping and (until is None or time.monotonic() < until):
+        next_check = time.monotonic() + check_every
+        while not self._stopping:
             time.sleep(0.2)
             for child in self.children.values():
                 self._watch(child)
+            if done is not None and time.monotonic() >= next_check:
+                if done():
+                    break
+                next_check = time.monotonic() + check_every
         return self.stop()
 
     def _watch(self, child: _Child) -> None:

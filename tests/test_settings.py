@@ -1,0 +1,67 @@
+"""Settings: TOML file, environment overrides, durations and clear errors."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from ingest.core.settings import ConfigError, load_settings
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "news-ingest.toml"
+    path.write_text(text)
+    return path
+
+
+def test_file_values_and_duration_strings_are_read(tmp_path: Path) -> None:
+    config = write(tmp_path, """
+data_dir = "/var/lib/news"
+[kafka]
+bootstrap_servers = "127.0.0.1:9092"
+[[feeds]]
+url = "https://example.org/rss.xml"
+name = "Example"
+interval = "1h30m"
+""")
+    settings = load_settings(config)
+    assert settings.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert settings.data_dir == Path("/var/lib/news")
+    assert settings.feeds[0].interval == timedelta(minutes=90)
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = write(tmp_path, '[kafka]\nbootstrap_servers = "127.0.0.1:9092"\n')
+    monkeypatch.setenv("NEWS_INGEST_KAFKA__BOOTSTRAP_SERVERS", "kafka:29092")
+    assert load_settings(config).kafka.bootstrap_servers == "kafka:29092"
+
+
+def test_no_bootstrap_servers_means_embedded_broker() -> None:
+    assert load_settings(None).kafka.bootstrap_servers is None
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ('[kafka]\npartitions = 0\n', "kafka.partitions"),
+        ('[[feeds]]\nurl = "ftp://example.org/x"\n', "feeds.0.url"),
+        ('[[feeds]]\nurl = "https://example.org/x"\ninterval = "soon"\n', "feeds.0.interval"),
+        ('[kafka]\nbootstrap = "typo"\n', "kafka.bootstrap"),
+    ],
+)
+def test_invalid_values_name_the_field(tmp_path: Path, text: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_settings(write(tmp_path, text))
+
+
+def test_a_broken_toml_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    config = write(tmp_path, "[kafka\n")
+    with pytest.raises(ConfigError, match="news-ingest.toml"):
+        load_settings(config)
+
+
+def test_a_missing_config_file_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(tmp_path / "nope.toml")
