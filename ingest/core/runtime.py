@@ -150,7 +150,9 @@ class OutputSink:
 
 
 @dataclass
-class _Shutdown:
+class ShutdownFlag:
+    """Set by SIGINT/SIGTERM; loops check it between units of work."""
+
     requested: bool = False
     signals: int = 0
 
@@ -193,7 +195,7 @@ class StreamRunner:
     def __init__(self, settings: Settings, stage: Stage, *, install_signals: bool = True) -> None:
         self.settings = settings
         self.stage = stage
-        self.shutdown = _Shutdown()
+        self.shutdown = ShutdownFlag()
         if install_signals:
             self.shutdown.install()
         self.consecutive_dead_letters = 0

@@ -62,7 +62,9 @@ class KafkaSettings(Section):
     max_poll_records: int = Field(default=200, ge=1, le=10_000)
     request_timeout_ms: int = Field(default=30_000, ge=1000)
     compression: Literal["gzip", "none"] = "gzip"
-    max_message_bytes: int = Field(default=1_000_000, ge=10_000)
+    max_message_bytes: int = Field(
+        default=8_000_000, ge=10_000, description="uncompressed; pages are gzip-compressed"
+    )
     max_consecutive_dead_letters: int = Field(
         default=1000, ge=1, description="stop the stage: likely a bad deploy, not bad input"
     )
@@ -75,7 +77,9 @@ class HttpSettings(Section):
     connect_timeout: Duration = timedelta(seconds=10)
     read_timeout: Duration = timedelta(seconds=20)
     total_timeout: Duration = timedelta(seconds=60)
-    max_page_bytes: int = Field(default=5_000_000, ge=10_000)
+    max_page_bytes: int = Field(
+        default=2_000_000, ge=10_000, description="must stay below kafka.max_message_bytes"
+    )
     max_feed_bytes: int = Field(default=10_000_000, ge=10_000)
     max_redirects: int = Field(default=5, ge=0, le=20)
     per_host_concurrency: int = Field(default=2, ge=1)
