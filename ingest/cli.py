@@ -167,7 +167,7 @@ def tail(
 
     def go() -> None:
         with _broker(settings) as (live, _):
-            wait_for_broker(live.kafka, timeout=15)
+            wait_for_broker(live.kafka)
             _tail(live, topic, from_beginning, max_messages, idle_timeout)
 
     _guard(go)
@@ -230,7 +230,7 @@ def topics_create(config: ConfigOption = None) -> None:
 
     def go() -> None:
         with _broker(settings) as (live, _):
-            wait_for_broker(live.kafka, timeout=30)
+            wait_for_broker(live.kafka)
             created = ensure_topics(live.kafka)
             typer.echo(f"created {len(created)} topic(s): {', '.join(created) or '-'}")
 
@@ -244,7 +244,7 @@ def topics_list(config: ConfigOption = None) -> None:
 
     def go() -> None:
         with _broker(settings) as (live, _):
-            wait_for_broker(live.kafka, timeout=30)
+            wait_for_broker(live.kafka)
             for name, count in list_topics(live.kafka).items():
                 typer.echo(f"{name}\t{count}")
 

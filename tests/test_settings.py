@@ -58,7 +58,7 @@ def test_invalid_values_name_the_field(tmp_path: Path, text: str, named: str) ->
 
 def test_a_broken_toml_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
     config = write(tmp_path, "[kafka\n")
-    with pytest.raises(ConfigError, match="news-ingest.toml"):
+    with pytest.raises(ConfigError, match=r"news-ingest\.toml"):
         load_settings(config)
 
 

@@ -67,12 +67,14 @@ def make_consumer(
     return consumer
 
 
-def wait_for_broker(kafka: KafkaSettings, timeout: float = 60.0) -> str:
+def wait_for_broker(kafka: KafkaSettings, timeout: float | None = None) -> str:
     """Block until the broker answers; return its cluster id.
 
     Logs one clear line per failed attempt naming the address, and raises
     `BrokerUnavailable` after `timeout` seconds.
     """
+    if timeout is None:
+        timeout = kafka.startup_timeout.total_seconds()
     deadline = time.monotonic() + timeout
     delay = 0.5
     while True:

@@ -69,6 +69,9 @@ class KafkaSettings(Section):
         default=1000, ge=1, description="stop the stage: likely a bad deploy, not bad input"
     )
     embedded_port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    startup_timeout: Duration = Field(
+        default=timedelta(seconds=60), description="how long to wait for the broker at start"
+    )
 
 
 class HttpSettings(Section):

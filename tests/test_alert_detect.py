@@ -1,0 +1,532 @@
+"""Incursion detection on hand-written news sentences and a seed-like article."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from ingest.core.models import Article, Extraction, Place, PlaceType
+from ingest.core.settings import DEFAULT_ACTORS, ActorConfig
+from workers.alert.detect import Incursion, detect_incursions
+from workers.alert.modality import discard_reason
+from workers.alert.sentences import split_sentences
+
+# What the geotagger would say about each name used in these texts.
+GAZETTEER: dict[str, PlaceType] = {
+    "Kunduz": "capital",
+    "Maimana": "capital",
+    "Taloqan": "capital",
+    "Kabul": "capital",
+    "Mazar-i-Sharif": "capital",
+    "MAZAR-I-SHARIF": "capital",
+    "Faryab": "province",
+    "Takhar": "province",
+    "Imam Sahib": "other",
+    "Qaisar": "other",
+    "Bagram Airfield": "other",
+    "Afghanistan": "country",
+}
+PUBLISHED = datetime(2021, 6, 22, 9, 30, tzinfo=UTC)
+
+
+def places_in(text: str, gazetteer: dict[str, PlaceType] | None = None) -> list[Place]:
+    """Every occurrence of a gazetteer name in `text`, as the geotagger would tag it."""
+    found: list[Place] = []
+    for name, kind in (gazetteer or GAZETTEER).items():
+        for match in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
+            found.append(
+                Place(
+                    place_id=f"test:{name.lower()}",
+                    name=name.title() if name.isupper() else name,
+                    matched=name,
+                    type=kind,
+                    country="AF",
+                    province=None,
+                    lat=36.7,
+                    lon=68.9,
+                    start=match.start(),
+                    end=match.end(),
+                    confidence=0.9,
+                    decided_by="test",
+                )
+            )
+    return found
+
+
+def article(text: str, *, published: datetime = PUBLISHED, title: str | None = None) -> Article:
+    return Article(
+        article_id="art-1",
+        url="https://news.example/a/1",
+        canonical_url="https://news.example/a/1",
+        feed_url="https://news.example/feed",
+        source="Example News",
+        title=title,
+        text=text,
+        published=published,
+        published_source="page",
+        fetched_at=published,
+        extraction=Extraction(status="ok"),
+    )
+
+
+def detect(
+    text: str,
+    *,
+    published: datetime = PUBLISHED,
+    actors: list[ActorConfig] | None = None,
+    gazetteer: dict[str, PlaceType] | None = None,
+) -> list[Incursion]:
+    return detect_incursions(
+        article(text, published=published),
+        places_in(text, gazetteer),
+        actors if actors is not None else DEFAULT_ACTORS,
+    )
+
+
+SEATS = {"Faryab": "Maimana", "Takhar": "Taloqan"}
+
+
+def with_seats(text: str, places: list[Place]) -> list[Place]:
+    """Places as the alert stage passes them on: a province in "the capital of
+    Faryab" is retyped as a mention of its seat (Maimana)."""
+    result = []
+    for place in places:
+        seat = SEATS.get(place.name)
+        if seat is not None and text[: place.start].rstrip().endswith("capital of"):
+            update = {"place_id": f"test:{seat.lower()}", "name": seat, "type": "capital"}
+            result.append(place.model_copy(update=update))
+        else:
+            result.append(place)
+    return result
+
+
+def pairs(incursions: list[Incursion]) -> set[tuple[str, str]]:
+    return {(inc.capital.name, inc.kind) for inc in incursions}
+
+
+SEED_LIKE = """MAZAR-I-SHARIF • Taliban insurgents have pushed into two provincial capitals in \
+the north of the country, according to local officials, capping a campaign that has swept \
+through scores of rural districts and left hundreds of soldiers captured or surrendered over \
+recent weeks.
+
+In Kunduz city, which shares its name with the province, Taliban fighters took the main \
+entrance on Saturday and then spread through its neighbourhoods.
+
+Kunduz was overrun by the Taliban in 2015 and again in 2016, and each time the militants were \
+driven out with the help of American air power and Afghan commandos.
+
+"Gunfire has not stopped since the morning," said Mr Habib Noori, a member of Kunduz's \
+provincial council. "The Taliban are in the streets and lanes of Kunduz, and families are \
+hiding in their homes."
+
+The reversals arrive at a difficult time for the government.
+
+Foreign troops, most of them now based in Kabul and at Bagram Airfield, are due to depart \
+within weeks.
+
+West of Kunduz, in Maimana, the capital of Faryab province, Taliban fighters showed up at the \
+city's entrance and later pushed into the periphery.
+
+Gun battles with the army went on late into Saturday evening, following several district \
+takeovers in recent days in the areas around the provincial capital.
+
+"The Taliban cannot enter the city if reinforcements come from Kabul and the air force backs \
+us up," said Mr Karim Saberi, a deputy governor in Faryab.
+
+Fighting also broke out on Saturday near the entrance of Taloqan, the capital of Takhar \
+province.
+
+Over the past day, about a dozen districts have fallen to the Taliban, most of them in the \
+north. Government forces retook only a handful.
+"""
+
+
+def test_seed_like_article_yields_exactly_kunduz_and_maimana_entered_and_taloqan_threatened() -> (
+    None
+):
+    incursions = detect(SEED_LIKE)
+    assert pairs(incursions) == {
+        ("Kunduz", "entered"),
+        ("Maimana", "entered"),
+        ("Taloqan", "threatened"),
+    }
+    assert {inc.actor for inc in incursions} == {"Taliban"}
+
+
+def test_seed_like_article_gives_the_same_result_when_capital_of_phrases_name_the_seat() -> None:
+    places = with_seats(SEED_LIKE, places_in(SEED_LIKE))
+    assert sum(p.type == "capital" and p.matched in SEATS for p in places) == 2
+    incursions = detect_incursions(article(SEED_LIKE), places, DEFAULT_ACTORS)
+    assert pairs(incursions) == {
+        ("Kunduz", "entered"),
+        ("Maimana", "entered"),
+        ("Taloqan", "threatened"),
+    }
+
+
+def test_capital_of_a_province_phrase_is_a_target_when_it_names_the_seat() -> None:
+    text = "Taliban fighters entered the capital of Faryab province on Sunday."
+    places = with_seats(text, places_in(text))
+    assert pairs(detect_incursions(article(text), places, DEFAULT_ACTORS)) == {
+        ("Maimana", "entered")
+    }
+
+
+def test_seed_like_article_evidence_sentences_are_original_text() -> None:
+    incursions = detect(SEED_LIKE)
+    for inc in incursions:
+        assert inc.sentence in SEED_LIKE
+    maimana = [inc for inc in incursions if inc.capital.name == "Maimana"]
+    assert [inc.sentence for inc in maimana] == [
+        "West of Kunduz, in Maimana, the capital of Faryab province, Taliban fighters showed up "
+        "at the city's entrance and later pushed into the periphery."
+    ]
+
+
+# --- each kind -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Taliban fighters captured Kunduz on Sunday.",
+        "Kunduz fell to the Taliban on Sunday after a week of fighting.",
+        "The Taliban took control of Kunduz on Sunday.",
+        "The Taliban overran Kunduz overnight.",
+        "On Sunday the Taliban raised their flag over the governor's office in Kunduz.",
+    ],
+)
+def test_capture_phrases_yield_captured(text: str) -> None:
+    assert pairs(detect(text)) == {("Kunduz", "captured")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Taliban fighters entered Kunduz on Sunday.",
+        "Taliban fighters stormed into Kunduz before dawn.",
+        "Residents said Taliban gunmen were seen in the alleys of Kunduz.",
+        "Kunduz woke to gunfire as the Taliban fighters moved inside the city.",
+        "In Kunduz, the Taliban seized the city's entrance and dispersed through its streets.",
+        "In Kunduz, Taliban fighters gathered at the city's gates and moved into its outskirts.",
+    ],
+)
+def test_entry_phrases_yield_entered(text: str) -> None:
+    assert pairs(detect(text)) == {("Kunduz", "entered")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Heavy clashes broke out between the Taliban and the army near Kunduz.",
+        "Taliban fighters are at the gates of Kunduz.",
+        "The Taliban have been besieging Kunduz for a week.",
+        "Taliban units were advancing on Kunduz from three sides.",
+        "Taliban fighters took up positions on the outskirts of Kunduz.",
+        "Taliban fighters captured the outskirts of Kunduz overnight.",
+    ],
+)
+def test_threat_phrases_yield_threatened(text: str) -> None:
+    assert pairs(detect(text)) == {("Kunduz", "threatened")}
+
+
+def test_seizing_a_landmark_inside_the_city_is_an_entry_not_a_capture() -> None:
+    assert pairs(detect("The Taliban seized the police headquarters in Kunduz.")) == {
+        ("Kunduz", "entered")
+    }
+
+
+def test_actor_inside_the_cue_phrase_counts() -> None:
+    assert pairs(detect("Kunduz came under Taliban control on Sunday.")) == {("Kunduz", "captured")}
+
+
+def test_coordinated_capitals_each_yield_an_incursion() -> None:
+    assert pairs(detect("The Taliban captured Kunduz and Taloqan on Sunday.")) == {
+        ("Kunduz", "captured"),
+        ("Taloqan", "captured"),
+    }
+    assert pairs(detect("Kunduz, Taloqan and Maimana fell to the Taliban this week.")) == {
+        ("Kunduz", "captured"),
+        ("Taloqan", "captured"),
+        ("Maimana", "captured"),
+    }
+
+
+def test_seizing_a_city_entrance_is_a_threat_not_a_capture() -> None:
+    """'seized the city's entrance': the object is the entrance, not the city."""
+    assert pairs(detect("In Kunduz, the Taliban seized the city's entrance on Sunday.")) == {
+        ("Kunduz", "threatened")
+    }
+
+
+def test_capturing_the_districts_around_a_capital_is_not_capturing_it() -> None:
+    text = "Maimana is tense. The Taliban captured the city's surrounding districts this week."
+    assert pairs(detect(text)) == {("Maimana", "threatened")}
+
+
+def test_strongest_cue_in_a_sentence_wins_and_yields_one_incursion() -> None:
+    text = (
+        "Taliban fighters clashed with police at the gates of Kunduz before storming into the city."
+    )
+    incursions = detect(text)
+    assert [(inc.capital.name, inc.kind) for inc in incursions] == [("Kunduz", "entered")]
+
+
+# --- which capital ---------------------------------------------------------
+
+
+def test_a_capital_used_as_a_direction_is_not_the_target() -> None:
+    text = "To the west of Kunduz, in Maimana, Taliban fighters stormed into the city."
+    assert pairs(detect(text)) == {("Maimana", "entered")}
+
+
+def test_provinces_and_districts_are_never_targets() -> None:
+    text = (
+        "The Taliban captured Qaisar and entered Imam Sahib, and fighting spread across Faryab."
+        "\n\nKunduz itself was quiet."
+    )
+    assert detect(text) == []
+
+
+def test_city_reference_resolves_to_capital_in_an_earlier_sentence_of_the_paragraph() -> None:
+    text = "Life in Taloqan has been tense for weeks. On Sunday Taliban fighters entered the city."
+    incursions = detect(text)
+    assert pairs(incursions) == {("Taloqan", "entered")}
+    explicit = detect("On Sunday Taliban fighters entered Taloqan.")
+    assert incursions[0].confidence < explicit[0].confidence
+
+
+def test_city_reference_does_not_reach_into_an_earlier_paragraph() -> None:
+    text = (
+        "Life in Taloqan has been tense for weeks.\n\nOn Sunday Taliban fighters entered the city."
+    )
+    assert detect(text) == []
+
+
+def test_headline_sentence_without_a_named_capital_yields_nothing() -> None:
+    text = (
+        "The Taliban have entered two provincial capitals in the north.\n\n"
+        "Kunduz is the biggest city in the region."
+    )
+    assert detect(text) == []
+
+
+# --- not events --------------------------------------------------------------
+
+
+def test_historical_capture_with_an_earlier_year_is_not_an_event() -> None:
+    text = "Kunduz was taken by the Taliban in 2015 and 2016 before the militants were pushed back."
+    assert detect(text) == []
+
+
+def test_attack_dated_in_an_earlier_year_is_not_an_event() -> None:
+    text = "Before dawn on September 28, 2015, Taliban fighters attacked Kunduz from three sides."
+    assert detect(text) == []
+
+
+def test_capture_introduced_by_an_earlier_year_is_not_an_event() -> None:
+    assert detect("In 2015, the Taliban overran Kunduz for two weeks.") == []
+
+
+def test_capital_that_fell_in_an_earlier_year_is_not_an_event() -> None:
+    assert detect("Kunduz fell to the Taliban in 2016 after days of fighting.") == []
+
+
+def test_an_earlier_year_inside_a_relative_clause_does_not_make_the_event_historical() -> None:
+    text = "Kunduz, which the Taliban held briefly in 2015, fell to them again on Sunday."
+    assert pairs(detect(text)) == {("Kunduz", "captured")}
+
+
+def test_a_year_equal_to_the_publication_year_is_not_historical() -> None:
+    assert pairs(detect("In June 2021 the Taliban entered Kunduz.")) == {("Kunduz", "entered")}
+
+
+def test_conditional_entry_is_not_an_event() -> None:
+    text = (
+        'Taloqan is calm for now. "The Taliban cannot enter the city if reinforcements come '
+        'from Kabul," a police officer said.'
+    )
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Officials warned that the Taliban could enter Kunduz within days.",
+        "Without air support, the Taliban would take Kunduz easily, analysts say.",
+        "The Taliban may soon be at the gates of Kunduz.",
+    ],
+)
+def test_hypothetical_incursion_is_not_an_event(text: str) -> None:
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Taliban did not enter Kunduz on Sunday.",
+        "No Taliban fighters have entered Kunduz, the governor said.",
+        "A Taliban spokesman denied that its fighters had entered Kunduz.",
+    ],
+)
+def test_negated_or_denied_entry_is_not_an_event(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_failed_entry_is_not_an_entry() -> None:
+    assert detect("Taliban fighters failed to enter Kunduz.") == []
+
+
+def test_failed_entry_with_fighting_at_the_gates_is_a_threat() -> None:
+    text = "Taliban fighters failed to enter Kunduz despite heavy fighting at the city's gates."
+    assert pairs(detect(text)) == {("Kunduz", "threatened")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The Taliban vowed to take Kunduz before the end of the month.",
+        "Taliban commanders threatened to capture Kunduz.",
+        "The Taliban plans to seize Kunduz this summer, officials believe.",
+    ],
+)
+def test_intentions_and_threats_to_act_are_not_events(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_question_is_not_an_event() -> None:
+    assert detect("Will the Taliban enter Kunduz before the winter?") == []
+
+
+def test_a_delegation_arriving_in_a_capital_is_not_an_incursion() -> None:
+    assert detect("A Taliban delegation arrived in Kabul for talks on Sunday.") == []
+
+
+def test_a_bombing_inside_a_capital_is_not_an_incursion() -> None:
+    assert detect("A Taliban suicide attack killed five police officers in Kunduz on Sunday.") == []
+
+
+def test_troops_based_in_a_capital_are_not_an_incursion_there() -> None:
+    text = "The Taliban entered two districts on Sunday, while US troops based in Kabul stayed out."
+    assert detect(text) == []
+
+
+def test_fighting_troops_based_in_a_capital_is_not_an_incursion_there() -> None:
+    assert detect("Taliban fighters clashed on Sunday with US troops based in Kabul.") == []
+
+
+def test_reinforcements_from_a_capital_are_not_an_incursion_there() -> None:
+    assert detect("Taliban fighters captured a convoy of reinforcements coming from Kabul.") == []
+
+
+def test_city_reference_skips_a_capital_named_only_as_an_origin() -> None:
+    text = (
+        "Taloqan has been cut off by the Taliban for days. Heavy fighting raged near the city as "
+        "reinforcements from Kabul were flown in by the army."
+    )
+    assert pairs(detect(text)) == {("Taloqan", "threatened")}
+
+
+def test_dateline_capital_is_not_what_the_city_refers_to() -> None:
+    assert (
+        detect(
+            "KABUL \u2014 Taliban fighters entered the city on Sunday.",
+            gazetteer={"KABUL": "capital"},
+        )
+        == []
+    )
+
+
+def test_council_member_of_a_capital_is_not_an_incursion_there() -> None:
+    text = (
+        "A member of Kunduz's provincial council said the Taliban had captured his home district."
+    )
+    assert detect(text) == []
+
+
+def test_state_forces_entering_a_capital_is_not_an_incursion() -> None:
+    assert detect("Government forces entered Kunduz after the Taliban withdrew.") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "cue", "reason"),
+    [
+        ("Kunduz fell to the Taliban in 2016.", "fell", "historical"),
+        ("In 2015, the Taliban overran Kunduz.", "overran", "historical"),
+        ("The Taliban cannot enter the city if help comes.", "enter", "conditional"),
+        ("The Taliban could enter Kunduz.", "enter", "modal"),
+        ("The Taliban vowed to take Kunduz.", "take", "modal"),
+        ("The Taliban did not enter Kunduz.", "enter", "negated"),
+        ("Officials denied that the Taliban had entered Kunduz.", "entered", "denied"),
+        ("Will the Taliban enter Kunduz?", "enter", "question"),
+        ("The Taliban managed to enter Kunduz.", "enter", None),
+        ("It is the first time since 2016 that the Taliban entered Kunduz.", "entered", None),
+        ("In May the Taliban entered Kunduz with 2000 fighters.", "entered", None),
+    ],
+)
+def test_discard_reason_names_why_a_cue_is_not_a_current_event(
+    text: str, cue: str, reason: str | None
+) -> None:
+    start = text.index(cue)
+    assert discard_reason(text, (0, len(text)), (start, start + len(cue)), 2021) == reason
+
+
+# --- actors ----------------------------------------------------------------
+
+
+def test_alias_maps_to_canonical_actor_case_insensitively() -> None:
+    incursions = detect("TALEBAN fighters entered Kunduz on Sunday.")
+    assert [inc.actor for inc in incursions] == ["Taliban"]
+
+
+def test_alias_must_match_a_whole_word() -> None:
+    assert detect("Talibanesque graffiti appeared as gunmen entered Kunduz.") == []
+
+
+def test_generic_word_counts_as_the_articles_most_mentioned_actor() -> None:
+    text = (
+        "Al-Shabaab claimed an attack on Sunday. The Taliban spoke of talks. The Taliban also "
+        "released prisoners.\n\nMilitants stormed into Kunduz overnight."
+    )
+    incursions = detect(text)
+    assert [(inc.actor, inc.kind) for inc in incursions] == [("Taliban", "entered")]
+    named = detect("The Taliban stormed into Kunduz overnight.")
+    assert incursions[0].confidence < named[0].confidence
+
+
+def test_generic_word_without_any_named_actor_yields_nothing() -> None:
+    assert detect("Militants stormed into Kunduz overnight.") == []
+
+
+def test_fighting_without_a_named_actor_is_attributed_to_the_articles_actor() -> None:
+    text = (
+        "The Taliban pressed on across the north.\n\n"
+        "There was fighting on Sunday near the entrance of Taloqan."
+    )
+    incursions = detect(text)
+    assert [(inc.actor, inc.capital.name, inc.kind) for inc in incursions] == [
+        ("Taliban", "Taloqan", "threatened")
+    ]
+
+
+def test_configured_actor_list_is_used() -> None:
+    actors = [ActorConfig(name="Northern Front", aliases=["NF"])]
+    text = "NF fighters entered Kunduz on Sunday, the Taliban said."
+    assert [inc.actor for inc in detect(text, actors=actors)] == ["Northern Front"]
+
+
+# --- sentences ---------------------------------------------------------------
+
+
+def test_sentence_split_keeps_offsets_and_skips_abbreviations() -> None:
+    text = 'Mr. Noori spoke to the U.S. Army. "They are here," he said.\n\nNew paragraph.'
+    sentences = split_sentences(text)
+    assert [s.text for s in sentences] == [
+        "Mr. Noori spoke to the U.S. Army.",
+        '"They are here," he said.',
+        "New paragraph.",
+    ]
+    assert [s.paragraph for s in sentences] == [0, 0, 1]
+    assert all(text[s.start : s.end] == s.text for s in sentences)

@@ -1,0 +1,135 @@
+"""Whether a cue reports something that happened now.
+
+A cue is discarded when its clause is hypothetical ("if reinforcements come
+... the Taliban cannot enter the city"), negated or denied ("did not enter",
+"officials denied that ..."), in the future or only intended ("vowed to
+take", "plans to"), or historical ("was taken by the Taliban in 2015"; a year
+before the article's own year is the tell).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+Reason = Literal["question", "conditional", "modal", "negated", "denied", "historical"]
+
+# Clause boundaries: a conditional or a negation does not reach past them.
+# The one-letter lookaheads let the engine reject most positions at once.
+_CLAUSE_BREAK = re.compile(
+    r";|:\s|\s[\u2014\u2013]\s|\s--\s"
+    r"|,\s*(?=[abtwABTW])(?=(?:and|but|while|whereas|although|though|who|which|as|when)\b)"
+    r"|\s(?=[abwABW])(?=(?:but|while|whereas|although)\b)",
+    re.IGNORECASE,
+)
+_RELATIVE_END = re.compile(r",\s*(?=[wW])(?:who|which|whose|where)\b[^,;]*(,)", re.IGNORECASE)
+# The patterns below are matched against lower-cased text, hence no IGNORECASE.
+_CONDITIONAL = re.compile(r"\b(?:if|unless|in\s+case)\b")
+# Case-sensitive on purpose: "May" and "Will" are more often a month and a name.
+_MODAL = re.compile(
+    r"\b(?:(?:could|would|might|may|will|shall|can|cannot|should|must"
+    r"|Could|Would|Might|Can|Cannot|Should|Must)(?:n[\u2019']t)?|(?:wo|ca|Wo|Ca)n[\u2019']t)\b"
+)
+# "to enter" is an intention or an attempt unless one of these precedes it.
+_INFINITIVE = re.compile(
+    r"\b(?P<head>[a-z]+)\s+to\s+(?:(?:not|never|yet|still|soon|also|eventually|now|be|have"
+    r"|been|again|even|finally|quickly|fully)\s+)*$"
+)
+_ACHIEVED = frozenset({"managed", "began", "begun", "started", "continued", "on", "able",
+                       "appeared", "appear", "appears", "seemed", "seem", "seems", "proceeded",
+                       "went"})  # fmt: skip
+_QUESTION_END = re.compile(r"\?[\"'\u201d\u2019)]*$")
+_NEGATION = re.compile(
+    r"(?:\b(?:not|never|no|nor|neither|without|failed|fail|fails|failing|unable)\b|n[\u2019']t\b)"
+)
+_DENIAL = re.compile(
+    r"\b(?:denied|denies|deny|denying|rejected|rejects|dismissed|dismisses|refuted|refutes"
+    r"|rumou?rs?|false\s+reports?|untrue)\b"
+)
+_YEAR = re.compile(r"(?:1[89]|20)\d\d(?!\d|,\d)")
+_SINCE = re.compile(r"since\s+$")
+_COUNTED = re.compile(
+    r"\s+(?:fighters|troops|people|soldiers|militants|men|families|residents|civilians"
+    r"|insurgents|police|members|government|security|forces|districts|villages|km|miles)\b"
+)
+_LEADING_YEAR = re.compile(
+    r"^\W*(?:back\s+)?(?:in|by|during)\s+(?:(?:early|late|mid-?)\s*)?(?:[a-z]+\s+)?"
+    r"(?P<year>1[89]\d\d|20\d\d)\b"
+)
+_PAST_MARKER = re.compile(
+    r"\bin\s+the\s+past\b(?=\s*(?:[,.;\"\u201d]|$))|\bpreviously\b|\byears?\s+ago\b"
+    r"|\blast\s+year\b|\bonce\s+before\b|\btwice\s+before\b|\bin\s+previous\s+years\b"
+    r"|\bhistorically\b|\bdecades?\s+ago\b"
+)
+_NEGATION_WINDOW_WORDS = 5
+_MODAL_WINDOW_WORDS = 4
+
+
+def clause_bounds(text: str, start: int, end: int, pos: int) -> tuple[int, int]:
+    """The clause of text[start:end] containing offset `pos`, as (start, end).
+
+    A relative clause ends at its closing comma: in "Kunduz, which the Taliban
+    held in 2015, fell on Sunday" the year does not belong to "fell".
+    """
+    breaks = [m.span() for m in _CLAUSE_BREAK.finditer(text, start, end)]
+    breaks += [m.span(1) for m in _RELATIVE_END.finditer(text, start, end)]
+    lo, hi = start, end
+    for b_start, b_end in sorted(breaks):
+        if b_end <= pos:
+            lo = b_end
+        elif b_start >= pos:
+            hi = b_start
+            break
+    return lo, hi
+
+
+def _last_words(text: str, count: int) -> str:
+    words = text.split()
+    return " ".join(words[-count:]) if words else ""
+
+
+def discard_reason(
+    text: str, sentence: tuple[int, int], cue: tuple[int, int], year: int
+) -> Reason | None:
+    """Why the cue at `cue` (offsets) in `sentence` (offsets) does not report a
+    current event, or None if it does. `year`: the article's publication year."""
+    s_start, s_end = sentence
+    c_start = cue[0]
+    lo, hi = clause_bounds(text, s_start, s_end, c_start)
+    clause = text[lo:hi].lower()
+    before = text[lo:c_start]
+    # Cheapest and most decisive first; evaluated lazily.
+    checks: tuple[tuple[Reason, Callable[[], object]], ...] = (
+        ("question", lambda: _QUESTION_END.search(text, s_start, s_end)),
+        ("conditional", lambda: _CONDITIONAL.search(clause)),
+        ("modal", lambda: _is_modal(before)),
+        ("negated", lambda: _NEGATION.search(_last_words(before, _NEGATION_WINDOW_WORDS).lower())),
+        ("denied", lambda: _DENIAL.search(text[s_start:c_start].lower())),
+        ("historical", lambda: _is_historical(clause, text[s_start:s_end].lower(), year)),
+    )
+    return next((reason for reason, applies in checks if applies()), None)
+
+
+def _is_modal(before: str) -> bool:
+    if _MODAL.search(_last_words(before, _MODAL_WINDOW_WORDS)):
+        return True
+    infinitive = _INFINITIVE.search(_last_words(before, 8).lower() + " ")
+    return infinitive is not None and infinitive.group("head") not in _ACHIEVED
+
+
+def _is_historical(clause: str, sentence: str, year: int) -> bool:
+    """A year before the article's in the clause (not "since 2016", not "2000
+    fighters"), a leading "In 2015, ...", or words such as "years ago"."""
+    for found in _YEAR.finditer(clause):
+        preceding = clause[found.start() - 1] if found.start() else " "
+        if preceding.isdigit() or preceding in ",.":
+            continue  # part of a longer number
+        if int(found.group()) >= year or _COUNTED.match(clause, found.end()):
+            continue
+        if not _SINCE.search(clause, max(0, found.start() - 8), found.start()):
+            return True
+    leading = _LEADING_YEAR.match(sentence)
+    if leading is not None and int(leading.group("year")) < year:
+        return True
+    return _PAST_MARKER.search(clause) is not None

@@ -1,0 +1,172 @@
+"""The incursion vocabulary: city parts, triggers and what each cue signals.
+
+What kind of incursion a cue signals depends on the verb class and on which
+part of the city its object names: "seized the city" is a capture, "seized
+the city's entrance" a threat, "in the alleys of Kunduz" an entry. Everything
+here is compiled once at import.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from ingest.core.models import AlertKind
+
+KIND_RANK: dict[AlertKind, int] = {"threatened": 1, "entered": 2, "captured": 3}
+
+PartClass = Literal["whole", "edge", "fringe", "inside", "around", "seat"]
+
+# fmt: off
+# Words that may stand between a cue and the place it governs.
+FILLER = frozenset((
+    "the", "a", "an", "of", "and", "city", "town", "provincial", "capital", "northern", "southern",
+    "eastern", "western", "north", "south", "east", "west", "north-eastern", "northeastern",
+    "north-western", "northwestern", "south-eastern", "southeastern", "south-western",
+    "southwestern", "central", "key", "strategic", "important", "besieged", "embattled", "main",
+    "whole", "entire", "back", "northern-most", "old", "new", "very", "nearby",
+))
+# At the city's edge, not in it.
+EDGE = frozenset((
+    "entrance", "entrances", "gate", "gates", "gateway", "approaches", "doorstep", "perimeter",
+    "airport", "vicinity",
+))
+# The city's outer parts: fighting there threatens it, moving into them enters it.
+FRINGE = frozenset((
+    "outskirts", "outskirt", "edge", "edges", "suburbs", "suburb", "periphery",
+))
+# City parts that place someone inside the city even without "of <city>".
+INSIDE = frozenset((
+    "centre", "center", "heart", "streets", "street", "alleys", "alley", "lanes", "lane",
+    "neighbourhoods", "neighbourhood", "neighborhoods", "neighborhood", "bazaar", "bazaars",
+    "market", "markets", "downtown", "square", "squares", "prison", "jail",
+))
+# Quantities that need an explicit "of <city>" to mean anything.
+INSIDE_QUANT = frozenset((
+    "parts", "part", "areas", "area", "much", "most", "half", "sections", "quarters",
+))
+AROUND = frozenset((
+    "surrounding", "outlying", "districts", "villages", "environs", "countryside",
+))
+# "Kunduz residents", "Kunduz police": the name modifies another noun.
+NOT_TARGET_NOUNS = frozenset((
+    "residents", "people", "district", "police", "council", "governor", "officials",
+    "official", "university", "highway", "road", "river", "valley", "hospital", "traders",
+    "elders", "lawmakers", "mps", "authorities", "commander", "commanders", "garrison", "airbase",
+    "base",
+))
+# fmt: on
+
+# The seat of government: taking it is taking the city.
+SEAT = re.compile(
+    r"(?:the\s+)?(?:provincial\s+)?(?:governor(?:['\u2019]s|s['\u2019]|s)?\s+(?:office|compound"
+    r"|house|residence|palace|mansion|headquarters)|government\s+(?:buildings?|headquarters"
+    r"|compound|offices?))\b",
+    re.IGNORECASE,
+)
+# Landmarks inside a city: taking one means being inside it.
+LANDMARK = re.compile(
+    r"(?:the\s+)?(?:main\s+|central\s+|provincial\s+|city\s+|city['\u2019]s\s+)?"
+    r"(?:police\s+(?:headquarters|station|compound)|intelligence\s+(?:headquarters|offices?)"
+    r"|prison|jail|hospital|university|stadium|bazaar|market)\b",
+    re.IGNORECASE,
+)
+
+COMBAT = re.compile(
+    r"\b(?:fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
+    r"|battling|gunfights?|firefights?|gunfire|gun\s+battles?|skirmish(?:es|ed)?|shelling"
+    r"|shelled|offensive|bombardment|firing"
+    r"|exchange\s+of\s+fire)\b",
+    re.IGNORECASE,
+)
+PRESENCE = re.compile(
+    r"\b(?:appeared|appear|appears|appearing|seen|spotted|present|roaming|roamed|patrolling"
+    r"|patrolled|gathered|gathering|massed|massing|amassed|amassing|deployed|positioned"
+    r"|visible|took\s+up\s+positions|taking\s+up\s+positions)\b",
+    re.IGNORECASE,
+)
+
+_PART_WORDS = "|".join(sorted(EDGE | FRINGE | INSIDE | AROUND))
+# "the city", "the provincial capital", "the capital's"; not "the city of Kunduz"
+# or "the capital Kabul", which only introduce a name. "its" counts only before
+# a city part ("its neighbourhoods").
+REFERENCE = re.compile(
+    r"\b[Tt]he\s+(?:(?:provincial|northern|southern|eastern|western|besieged|embattled"
+    r"|strategic|regional)\s+)?(?:city|town|capital)\b(?!\s+(?:of\s+)?[A-Z])"
+    rf"|\b[Ii]ts\b(?=\s+(?:[\w-]+\s+)?(?:{_PART_WORDS})\b)"
+)
+
+IN_PREPS = frozenset({"in", "inside", "into", "throughout", "through", "across", "within"})
+_STRONG_IN = frozenset({"inside", "throughout", "within"})
+_NEAR_PREPS = frozenset({"near", "around", "outside", "close to", "towards", "toward"})
+
+# A delegation "arrived in Kabul": reaching a city as such is no incursion.
+# "Moved into the outskirts" is an entry; "captured the outskirts" only a threat.
+_VERB_KINDS: dict[str, dict[PartClass, AlertKind | None]] = {
+    "capture": {
+        "whole": "captured", "seat": "captured", "inside": "entered",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+    "enter": {
+        "whole": "entered", "seat": "entered", "inside": "entered",
+        "fringe": "entered", "edge": "threatened", "around": "threatened",
+    },
+    "approach": {
+        "whole": "threatened", "seat": "threatened", "inside": "threatened",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+    "reach": {
+        "whole": None, "seat": "entered", "inside": "entered",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+    "flag": {
+        "whole": "captured", "seat": "captured", "inside": "captured",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+}  # fmt: skip
+
+
+def verb_kind(verb: str, part: PartClass) -> AlertKind | None:
+    """The incursion kind a verb class signals for an object naming `part` of a city."""
+    return _VERB_KINDS[verb][part]
+
+
+def prep_kind(prep: str, part: PartClass, *, combat: bool, presence: bool) -> AlertKind | None:
+    """The kind signalled by "<prep> <part of a city>", given the sentence's triggers.
+
+    `combat`: fighting words in the clause; `presence`: a presence verb
+    ("appeared", "seen") before the preposition. A bare "in Kunduz" means
+    nothing on its own; "fighting in Kunduz" is a threat and "appeared in
+    Kunduz" an entry.
+    """
+    prep = " ".join(prep.lower().split())
+    triggered = combat or presence
+    kind: AlertKind | None = None
+    if part == "fringe" and prep == "into":
+        kind = "entered"
+    elif part in ("edge", "fringe") or (part == "around" and combat):
+        kind = "threatened"
+    elif part in ("inside", "seat"):
+        if prep in IN_PREPS:
+            kind = "entered"
+        elif triggered:
+            kind = "threatened" if prep in _NEAR_PREPS else "entered"
+    elif part == "whole" and prep != "to":
+        if prep in _STRONG_IN or (presence and prep in IN_PREPS):
+            kind = "entered"
+        elif combat or (presence and prep in _NEAR_PREPS):
+            kind = "threatened"
+    return kind
+
+
+def part_of(word: str) -> PartClass | None:
+    """The city part a (lower-case) word names, if any."""
+    if word in EDGE:
+        return "edge"
+    if word in FRINGE:
+        return "fringe"
+    if word in AROUND:
+        return "around"
+    if word in INSIDE or word in INSIDE_QUANT:
+        return "inside"
+    return None
