@@ -60,6 +60,9 @@ def configure_logging(
     # kafka-python is chatty at INFO (every connection, every rebalance step).
     logging.getLogger("kafka").setLevel(max(numeric, logging.WARNING))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # The extractors warn about every page without main text; the cleaner says why itself.
+    for noisy in ("trafilatura", "htmldate", "courlan", "justext"):
+        logging.getLogger(noisy).setLevel(max(numeric, logging.ERROR))
 
 
 def _add_process(name: str) -> structlog.types.Processor:

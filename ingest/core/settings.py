@@ -120,6 +120,9 @@ class CleanerSettings(Section):
 
 class DedupeSettings(Section):
     window: Duration = timedelta(days=7)
+    min_text_chars: int = Field(
+        default=100, ge=0, description="shorter normalised texts are not matched on text"
+    )
 
 
 class ActorConfig(Section):

@@ -27,7 +27,11 @@ class DedupeStage:
     input = ARTICLES
 
     def __init__(self, settings: Settings) -> None:
-        self.index = DedupeIndex(settings.data_dir / "dedupe.sqlite3", window=settings.dedupe.window)
+        self.index = DedupeIndex(
+            settings.data_dir / "dedupe.sqlite3",
+            window=settings.dedupe.window,
+            min_text_chars=settings.dedupe.min_text_chars,
+        )
 
     def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
         # One index transaction per batch; a replay gets the verdicts recorded here.
