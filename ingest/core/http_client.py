@@ -1,0 +1,413 @@
+"""A small, polite HTTP client: one shared aiohttp session, bounded in every way.
+
+`HttpClient` owns one `aiohttp.ClientSession`, created lazily on first use inside
+the running event loop and closed by `close()` (or `async with`). Every GET has
+connect/read/total timeouts and a body-size cap enforced while streaming;
+redirects are followed by hand so that each hop is re-checked; private,
+loopback, link-local, multicast and reserved addresses are refused unless
+`allow_private_networks` is set; a global and a per-host semaphore bound
+concurrency. Failures are raised as `HttpError` subclasses whose message is one
+line naming the URL. Non-2xx statuses are *returned*, not raised: the caller
+decides (`HttpResponse.raise_for_status()` gives the typed error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+import time
+from collections.abc import AsyncIterator, Collection, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import ClassVar, Literal
+
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from yarl import URL
+
+from ingest.core.settings import HttpSettings
+
+TooLarge = Literal["truncate", "refuse"]
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 65_536
+
+
+class HttpError(Exception):
+    """A request that produced no usable response. `str()` is one line naming the URL."""
+
+    kind: ClassVar[str] = "http"
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(f"{reason}: {url}")
+        self.url = url
+        self.reason = reason
+
+
+class HttpTimeout(HttpError):
+    kind = "timeout"
+
+
+class BodyTooLarge(HttpError):
+    kind = "too_large"
+
+
+class RedirectError(HttpError):
+    """Too many redirects, a loop, or a redirect to something that is not http(s)."""
+
+    kind = "redirect"
+
+
+class PrivateAddressRefused(HttpError):
+    kind = "private_address"
+
+
+class DnsFailure(HttpError):
+    kind = "dns"
+
+
+class ConnectFailure(HttpError):
+    """Connection refused, reset or unreachable, or the server hung up mid-response."""
+
+    kind = "connection"
+
+
+class TlsFailure(HttpError):
+    kind = "tls"
+
+
+class InvalidUrl(HttpError):
+    kind = "invalid_url"
+
+
+class ContentTypeRefused(HttpError):
+    kind = "content_type"
+
+
+class HttpStatusError(HttpError):
+    kind = "status"
+
+    def __init__(self, url: str, status: int, reason: str, retry_after: str | None) -> None:
+        super().__init__(url, f"HTTP {status} {reason}".rstrip())
+        self.status = status
+        self.retry_after = retry_after
+
+
+class _PrivateAddressError(OSError):
+    """Raised inside the resolver; aiohttp wraps it, the client unwraps it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """The final response of a GET, after redirects. `body` is empty unless 2xx."""
+
+    url: str
+    final_url: str
+    status: int
+    reason: str
+    body: bytes
+    truncated: bool
+    elapsed_ms: float
+    redirects: int
+    etag: str | None = None
+    last_modified: str | None = None
+    content_type: str | None = None
+    retry_after: str | None = None
+    cache_control: str | None = None
+
+    @property
+    def media_type(self) -> str | None:
+        return parse_content_type(self.content_type)[0]
+
+    @property
+    def charset(self) -> str | None:
+        return parse_content_type(self.content_type)[1]
+
+    def raise_for_status(self) -> None:
+        """Raise `HttpStatusError` unless the status is 2xx or 304."""
+        if self.status >= 300 and self.status != 304:
+            raise HttpStatusError(self.final_url, self.status, self.reason, self.retry_after)
+
+
+def parse_content_type(value: str | None) -> tuple[str | None, str | None]:
+    """`'text/html; charset="UTF-8"'` → `('text/html', 'UTF-8')`; absent parts are None."""
+    if not value:
+        return None, None
+    media, *params = value.split(";")
+    charset = None
+    for param in params:
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip("\"'").strip() or None
+    return media.strip().lower() or None, charset
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date); None if unusable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def is_public_address(address: str) -> bool:
+    """True for a globally routable unicast address; False for private, loopback and the like."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not (
+        ip.is_multicast or ip.is_reserved or ip.is_loopback or ip.is_link_local
+    )
+
+
+class _GuardedResolver(AbstractResolver):
+    """Checks addresses where aiohttp connects to them, so DNS rebinding cannot slip past."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = DefaultResolver()
+        self._allow_private = allow_private
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        results = await self._inner.resolve(host, port, family)
+        if not self._allow_private:
+            blocked = [r["host"] for r in results if not is_public_address(r["host"])]
+            if blocked:
+                raise _PrivateAddressError(f"{host} resolves to non-public address {blocked[0]}")
+        return results
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class _HostSlots:
+    """One semaphore per host, dropped when nobody holds or waits for it."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
+
+    @asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        sem, users = self._slots.setdefault(host, (asyncio.Semaphore(self._limit), [0]))
+        users[0] += 1
+        try:
+            async with sem:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._slots[host]
+
+
+class HttpClient:
+    """Owns the shared session; create once per process, `close()` at shutdown.
+
+    Construction needs no event loop; the session and semaphores bind to the
+    loop of the first `get()`, so use one client from one event loop only.
+    """
+
+    def __init__(self, settings: HttpSettings) -> None:
+        self.settings = settings
+        self._session: aiohttp.ClientSession | None = None
+        self._global = asyncio.Semaphore(settings.global_concurrency)
+        self._hosts = _HostSlots(settings.per_host_concurrency)
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            s = self.settings
+            connector = aiohttp.TCPConnector(
+                resolver=_GuardedResolver(s.allow_private_networks),
+                limit=s.global_concurrency,
+            )
+            timeout = aiohttp.ClientTimeout(
+                connect=s.connect_timeout.total_seconds(),
+                sock_read=s.read_timeout.total_seconds(),
+            )
+            # No cookie jar: cookies from one site must not follow us to the next.
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=timeout, headers={"User-Agent": s.user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+            )
+        return self._session
+
+    async def get(
+        self, url: str, *, max_bytes: int, on_too_large: TooLarge = "refuse",
+        headers: Mapping[str, str] | None = None,
+        accept_types: Collection[str] | None = None,
+    ) -> HttpResponse:
+        """GET `url`, following redirects; return the final response of any status.
+
+        A 2xx body over `max_bytes` is cut at the cap and flagged (`truncate`) or
+        refused with `BodyTooLarge` (`refuse`); compressed bodies are inflated
+        only as far as the cap. `accept_types` (media types) refuses any other
+        declared type of a 2xx response with `ContentTypeRefused` before its body
+        is read; a response without Content-Type passes. Raises `HttpError`.
+        """
+        req = _Request(url, headers, max_bytes, on_too_large, accept_types)
+        started = time.monotonic()
+        budget = self.settings.total_timeout.total_seconds()
+        current = url
+        visited: set[str] = set()
+        for hop in range(self.settings.max_redirects + 1):
+            target = self._check_url(current, url)
+            visited.add(str(target))
+            remaining = max(budget - (time.monotonic() - started), 0.001)
+            async with self._hosts.hold(target.host or ""), self._global:
+                step = await self._request(target, req, remaining)
+            if isinstance(step, HttpResponse):
+                elapsed = (time.monotonic() - started) * 1000.0
+                return replace(step, url=url, elapsed_ms=elapsed, redirects=hop)
+            if hop >= self.settings.max_redirects:
+                raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
+            if str(step) in visited:
+                raise RedirectError(url, f"redirect loop back to {step}")
+            current = str(step)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _check_url(self, current: str, original: str) -> URL:
+        try:
+            target = URL(current)
+        except (ValueError, TypeError) as exc:
+            raise InvalidUrl(original, f"invalid URL {current!r} ({exc})") from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise InvalidUrl(original, f"not an http(s) URL: {current}")
+        if not self.settings.allow_private_networks:
+            try:
+                public = is_public_address(target.host)
+            except ValueError:  # a host name: the resolver checks its addresses
+                public = True
+            if not public:
+                raise PrivateAddressRefused(original, f"refused non-public address {target.host}")
+        return target
+
+    async def _request(self, target: URL, req: _Request, timeout: float) -> HttpResponse | URL:
+        """One hop: the response, or the URL a redirect points to."""
+        session = self._get_session()
+        try:
+            async with asyncio.timeout(timeout):
+                async with session.get(
+                    target, headers=req.headers, allow_redirects=False
+                ) as resp:
+                    location = resp.headers.get("Location")
+                    if resp.status in _REDIRECTS and location:
+                        return _redirect_target(resp.url, location, req.url)
+                    body, truncated = b"", False
+                    if 200 <= resp.status < 300:
+                        _check_type(resp, req)
+                        body, truncated = await _read_capped(resp, req)
+                    return _response(resp, body, truncated)
+        except HttpError:
+            raise
+        except Exception as exc:
+            raise _translate(exc, req.url, timeout) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    url: str
+    headers: Mapping[str, str] | None
+    max_bytes: int
+    on_too_large: TooLarge
+    accept_types: Collection[str] | None
+
+
+def _redirect_target(base: URL, location: str, original: str) -> URL:
+    try:
+        nxt = base.join(URL(location))
+    except (ValueError, TypeError):
+        raise RedirectError(original, f"unusable redirect Location {location!r}") from None
+    if nxt.scheme not in ("http", "https"):
+        raise RedirectError(original, f"redirect to a non-http(s) URL {location!r}")
+    return nxt.with_fragment(None)
+
+
+def _check_type(resp: aiohttp.ClientResponse, req: _Request) -> None:
+    raw = resp.headers.get("Content-Type")
+    media = parse_content_type(raw)[0]
+    if req.accept_types is not None and media is not None and media not in req.accept_types:
+        raise ContentTypeRefused(req.url, f"unwanted content type {raw}")
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, req: _Request) -> tuple[bytes, bool]:
+    cap, refuse = req.max_bytes, req.on_too_large == "refuse"
+    declared = resp.content_length
+    if refuse and declared is not None and declared > cap:
+        raise BodyTooLarge(req.url, f"body of {declared} bytes exceeds the {cap} byte cap")
+    chunks: list[bytes] = []
+    size = 0
+    # aiohttp inflates gzip/deflate as we read, so stopping here stops inflating too.
+    async for chunk in resp.content.iter_chunked(_CHUNK):
+        if size + len(chunk) > cap:
+            if refuse:
+                raise BodyTooLarge(req.url, f"body exceeds the {cap} byte cap")
+            chunks.append(chunk[: cap - size])
+            return b"".join(chunks), True
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks), False
+
+
+def _response(resp: aiohttp.ClientResponse, body: bytes, truncated: bool) -> HttpResponse:
+    h = resp.headers
+    return HttpResponse(
+        url=str(resp.url), final_url=str(resp.url), status=resp.status,
+        reason=resp.reason or "", body=body, truncated=truncated, elapsed_ms=0.0, redirects=0,
+        etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
+        content_type=h.get("Content-Type"), retry_after=h.get("Retry-After"),
+        cache_control=h.get("Cache-Control"),
+    )
+
+
+def _translate(exc: Exception, url: str, timeout: float) -> HttpError:  # noqa: PLR0911 (a table)
+    """Map aiohttp's and asyncio's exceptions to the client's typed errors."""
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return HttpTimeout(url, "connect timeout")
+    if isinstance(exc, aiohttp.SocketTimeoutError):
+        return HttpTimeout(url, "read timeout")
+    if isinstance(exc, TimeoutError):
+        return HttpTimeout(url, f"total timeout after {timeout:.1f} s")
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        if isinstance(exc.os_error, _PrivateAddressError):
+            return PrivateAddressRefused(url, f"refused: {exc.os_error}")
+        return DnsFailure(url, f"DNS lookup of {exc.host} failed ({exc.os_error.strerror})")
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return TlsFailure(url, f"TLS failure ({_first_line(exc)})")
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return ConnectFailure(url, f"cannot connect to {exc.host}:{exc.port} ({exc.strerror})")
+    if isinstance(exc, aiohttp.InvalidURL):
+        return InvalidUrl(url, f"invalid URL ({_first_line(exc)})")
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return ConnectFailure(url, f"connection error ({type(exc).__name__}: {_first_line(exc)})")
+    raise exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
