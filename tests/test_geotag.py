@@ -68,7 +68,11 @@ def test_every_seat_has_coordinates_inside_afghanistan() -> None:
 
 
 def test_only_kabul_is_marked_national_capital(gazetteer: Gazetteer) -> None:
-    national = [entry.name for entry in gazetteer.entries() if entry.national_capital]
+    national = [
+        entry.name
+        for entry in gazetteer.entries()
+        if entry.national_capital and entry.country == "AF"
+    ]
     assert national == ["Kabul"]
     kabul = gazetteer.entry("geonames:1138958")
     assert kabul is not None
@@ -80,13 +84,16 @@ def test_names_shared_by_several_places_are_exactly_the_expected_ones(
     gazetteer: Gazetteer,
 ) -> None:
     """Capitals named like their province, Samangan (also a name of Aybak),
-    and the towns of Baghlan and Balkh, which are not their provinces' seats."""
+    and the towns of Baghlan and Balkh, which are not their provinces' seats
+    (within Afghanistan: names other countries share are narrowed by country)."""
     shared = {
         entry.name
         for entry in gazetteer.entries()
         if entry.type == "province"
+        and entry.country == "AF"
         and any(
-            (found := gazetteer.lookup(variant)) is not None and found.ambiguous
+            (found := gazetteer.lookup(variant)) is not None
+            and found.per_country.get("AF", found).ambiguous
             for variant in entry.variants
         )
     }

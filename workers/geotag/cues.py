@@ -6,7 +6,8 @@ The words right around a mention usually say which one the writer meant:
 - "Kunduz city", "the city of Kunduz", "the outskirts of Kunduz",
   "Kunduz's streets", "the capital Kabul", "Maimana, the capital of ..."
   -> the city;
-- "Kunduz province", "the province of Kunduz", "Kunduz's provincial council",
+- "Kunduz province", "the province of Kunduz", "Borno state", "Kharkiv
+  region", "Marib governorate", "Kunduz's provincial council",
   "governor of Kunduz", "districts of Kunduz", "Takhar's capital",
   "the capital of Takhar" -> the province (in "the capital of Takhar" the
   name itself denotes the province; the phrase as a whole means its seat,
@@ -33,6 +34,9 @@ __all__ = ["DATELINE", "Cue", "Sense", "dateline_cue", "find_cue"]
 Sense = Literal["city", "province"]
 
 _WINDOW = 48
+# What countries call their first-order divisions, as news writes it.
+_DIVISION = r"(?:province|state|region|governorate|oblast|prefecture)"
+_DIVISIONS = r"(?:provinces|states|regions|governorates|oblasts|prefectures)"
 _CITY_PARTS = (
     r"(?:outskirts|entrance|entrances|gates?|heart|centre|center|streets|alleys"
     r"|neighbou?rhoods?|suburbs|mayor|municipality|old city|airport)"
@@ -70,9 +74,10 @@ def _rules(*rules: tuple[str, Cue]) -> tuple[re.Pattern[str], dict[str, Cue]]:
 _AFTER, _AFTER_CUES = _rules(
     (r"(?:'s)? (?:city|town|municipality)\b", Cue("city", "city-word")),
     (r" (?:cities|towns)\b", Cue("city", "city-word", plural=True)),
-    (r" province\b", Cue("province", "province-word")),
-    (r" provinces\b", Cue("province", "province-word", plural=True)),
+    (rf" {_DIVISION}\b", Cue("province", "province-word")),
+    (rf" {_DIVISIONS}\b", Cue("province", "province-word", plural=True)),
     (r"(?:'s)? provincial\b", Cue("province", "provincial-word", spreads=False)),
+    (r" countryside\b", Cue("province", "countryside-word", spreads=False)),
     (
         r"'s (?:governor|capital|districts?|villages?|police chief)\b",
         Cue("province", "province-possessive", spreads=False),
@@ -90,9 +95,13 @@ _BEFORE, _BEFORE_CUES = _rules(
     (rf"\b(?:city|town|{_CITY_PARTS}) of $", Cue("city", "city-of")),
     (r"\b(?:cities|towns) of $", Cue("city", "city-of", plural=True)),
     (r"\bcapital of $", Cue("province", "capital-of", spreads=False)),
+    (
+        r"\bprovincial (?!capitals? )(?:[a-z]+ ){1,2}of $",
+        Cue("province", "provincial-of", spreads=False),
+    ),
     (r"\bcapitals of $", Cue("province", "capital-of", plural=True, spreads=False)),
-    (r"\bprovince (?:of|in) $", Cue("province", "province-of")),
-    (r"\bprovinces (?:of|in) $", Cue("province", "province-of", plural=True)),
+    (rf"\b{_DIVISION} (?:of|in) $", Cue("province", "province-of")),
+    (rf"\b{_DIVISIONS} (?:of|in) $", Cue("province", "province-of", plural=True)),
     (
         r"\b(?:governor|governorate|districts?|villages?) (?:of|in) $",
         Cue("province", "province-part-of", spreads=False),
@@ -108,7 +117,10 @@ _APPOSITION, _APPOSITION_CUES = _rules(
         r"(?:the |a |its )?(?:[a-z]+ )?(?:provincial |national )?(?:capital|city|town)\b",
         Cue("city", "capital-apposition"),
     ),
-    (r"(?:the |a |its )?(?:[a-z]+ ){0,2}province(?!')\b", Cue("province", "province-apposition")),
+    (
+        r"(?:the |a |its )?(?:[a-z]+ ){0,2}(?:province|governorate|oblast|region)(?!')\b",
+        Cue("province", "province-apposition"),
+    ),
 )
 _APPOSITION_START = re.compile(r", (?!(?:and|or|but|while|as|which|where|when|with|near|not) )")
 

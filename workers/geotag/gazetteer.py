@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,8 +26,9 @@ from typing import Any
 
 import ahocorasick
 
-from ingest.core.models import Capital, PlaceType
+from ingest.core.models import Capital
 from workers.geotag.normalise import normalise_name
+from workers.geotag.records import Entry, GazetteerError, entries_of_country
 
 __all__ = ["Candidates", "Entry", "Gazetteer", "GazetteerError"]
 
@@ -35,38 +36,16 @@ _DATA_PACKAGE = "workers.geotag.data"
 _COUNTRY_FILE = re.compile(r"^[A-Z]{2}\.json$")
 
 
-class GazetteerError(ValueError):
-    """A country data file is malformed or contradicts itself."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Entry:
-    """One place of the gazetteer (compared and hashed by identity: each
-    place is one object per gazetteer)."""
-
-    place_id: str
-    name: str
-    type: PlaceType
-    country: str
-    province: str | None
-    iso_3166_2: str | None
-    geonames_id: int | None
-    lat: float | None
-    lon: float | None
-    variants: tuple[str, ...]
-    national_capital: bool = False
-    seat_id: str | None = None
-    """For a province, the place id of its capital."""
-
-
 @dataclass(frozen=True, slots=True)
 class Candidates:
     """Every entry that one normalised name may denote.
 
-    `default` is the entry chosen when nothing in the text decides: the
-    capital when it is named like its province (Kunduz, Herat, Kabul), else
-    the province (Samangan, which is also a name of Aybak; Baghlan, which is
-    also a town that is not the capital), else the only entry.
+    `default` is the entry chosen when nothing in the text decides. Within
+    one country: the capital when it is named like its province (Kunduz,
+    Herat, Kabul), else the province (Samangan, which is also a name of
+    Aybak; Baghlan, which is also a town that is not the capital), else the
+    only entry. Across countries: a national capital, else a capital, a
+    province, another place, the most populous first (Tripoli: Libya's).
     """
 
     key: str
@@ -74,6 +53,12 @@ class Candidates:
     default: Entry
     group: tuple[str, ...] = field(default=())
     """Sorted place ids of `entries`: mentions with one group are one referent set."""
+    countries: tuple[str, ...] = field(default=())
+    """The distinct countries of `entries`, in entry order."""
+    per_country: Mapping[str, Candidates] = field(default_factory=dict, compare=False)
+    """For a name of several countries, the candidates of each one."""
+    weak: bool = False
+    """Every entry lists this name as weak (a common word, a very short name)."""
 
     @property
     def ambiguous(self) -> bool:
@@ -81,97 +66,52 @@ class Candidates:
         return len(self.entries) > 1
 
 
-def _slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", normalise_name(name)).strip("-")
+FAMOUS_CITY = 1_000_000
+"""A city this large that shares a province's name is what the bare name
+means (Lagos, not Lagos State)."""
+_TYPE_RANK = {"capital": 0, "province": 1, "other": 2, "country": 3}
 
 
-def _place_id(country: str, geonames_id: int | None, slug: str) -> str:
-    if geonames_id is not None:
-        return f"geonames:{geonames_id}"
-    return f"{country.lower()}:{slug}"
-
-
-def _coordinate(record: dict[str, Any], key: str) -> float | None:
-    value = record.get(key)
-    return None if value is None else float(value)
-
-
-def _entries_of_country(data: dict[str, Any]) -> Iterator[Entry]:
-    country = data["country"]
-    code = str(country["code"])
-    yield Entry(
-        place_id=_place_id(code, country.get("geonames_id"), _slug(country["name"])),
-        name=country["name"],
-        type="country",
-        country=code,
-        province=None,
-        iso_3166_2=None,
-        geonames_id=country.get("geonames_id"),
-        lat=_coordinate(country, "lat"),
-        lon=_coordinate(country, "lon"),
-        variants=tuple(country["variants"]),
-    )
-    iso_by_province: dict[str, str] = {}
-    for province in data["provinces"]:
-        name, iso = province["name"], province["iso_3166_2"]
-        if not iso.startswith(f"{code}-"):
-            raise GazetteerError(f"{name}: ISO 3166-2 code {iso} is not of country {code}")
-        iso_by_province[name] = iso
-        seat = province["seat"]
-        seat_id = _place_id(code, seat.get("geonames_id"), _slug(seat["name"]))
-        yield Entry(
-            place_id=f"{code.lower()}:{_slug(name)}-province",
-            name=name,
-            type="province",
-            country=code,
-            province=name,
-            iso_3166_2=iso,
-            geonames_id=province.get("geonames_id"),
-            lat=_coordinate(province, "lat"),
-            lon=_coordinate(province, "lon"),
-            variants=tuple(province["variants"]),
-            seat_id=seat_id,
-        )
-        yield Entry(
-            place_id=seat_id,
-            name=seat["name"],
-            type="capital",
-            country=code,
-            province=name,
-            iso_3166_2=iso,
-            geonames_id=seat.get("geonames_id"),
-            lat=_coordinate(seat, "lat"),
-            lon=_coordinate(seat, "lon"),
-            variants=tuple(seat["variants"]),
-            national_capital=bool(seat.get("national_capital", False)),
-        )
-    for place in data.get("other", []):
-        province_name = place.get("province")
-        if province_name is not None and province_name not in iso_by_province:
-            raise GazetteerError(f"{place['name']}: unknown province {province_name}")
-        yield Entry(
-            place_id=_place_id(code, place.get("geonames_id"), _slug(place["name"])),
-            name=place["name"],
-            type="other",
-            country=code,
-            province=province_name,
-            iso_3166_2=None if province_name is None else iso_by_province[province_name],
-            geonames_id=place.get("geonames_id"),
-            lat=_coordinate(place, "lat"),
-            lon=_coordinate(place, "lon"),
-            variants=tuple(place["variants"]),
-        )
-
-
-def _default_entry(entries: tuple[Entry, ...], by_id: dict[str, Entry]) -> Entry:
+def _default_entry(own_key: str, entries: tuple[Entry, ...], by_id: dict[str, Entry]) -> Entry:
     if len(entries) == 1:
         return entries[0]
+    if len({entry.country for entry in entries}) > 1:
+        return min(
+            entries,
+            key=lambda e: (not e.national_capital, _TYPE_RANK[e.type], -(e.population or 0)),
+        )
     provinces = [entry for entry in entries if entry.type == "province"]
     for province in provinces:
         seat = by_id.get(province.seat_id or "")
-        if seat is not None and seat in entries and seat.name == province.name:
+        if seat is None or seat not in entries:
+            continue
+        # A bare name a province shares with its seat is the city, unless
+        # the name is the province's own and not the seat's (Samangan,
+        # which GeoNames also gives Aybak).
+        if not (own_key == normalise_name(province.name) != normalise_name(seat.name)):
             return seat
+    famous = [e for e in entries if e.type == "other" and (e.population or 0) >= FAMOUS_CITY]
+    if famous:
+        return famous[0]
     return provinces[0] if provinces else entries[0]
+
+
+def _candidates(key: str, entries: tuple[Entry, ...], by_id: dict[str, Entry]) -> Candidates:
+    countries = tuple(dict.fromkeys(entry.country for entry in entries))
+    per_country: dict[str, Candidates] = {}
+    if len(countries) > 1:
+        for country in countries:
+            mine = tuple(entry for entry in entries if entry.country == country)
+            per_country[country] = _candidates(key, mine, by_id)
+    return Candidates(
+        key=key,
+        entries=entries,
+        default=_default_entry(key, entries, by_id),
+        group=tuple(sorted(entry.place_id for entry in entries)),
+        countries=countries,
+        per_country=per_country,
+        weak=all(key in entry.weak for entry in entries),
+    )
 
 
 class Gazetteer:
@@ -184,7 +124,7 @@ class Gazetteer:
     def __init__(self, countries: Iterable[dict[str, Any]]) -> None:
         self._by_id: dict[str, Entry] = {}
         for data in countries:
-            for entry in _entries_of_country(data):
+            for entry in entries_of_country(data):
                 if entry.place_id in self._by_id:
                     raise GazetteerError(f"duplicate place id {entry.place_id}")
                 if not entry.variants:
@@ -204,14 +144,7 @@ class Gazetteer:
         for key, entries in by_key.items():
             ordered = tuple(entries)
             self._automaton.add_word(key, len(self._candidates))
-            self._candidates.append(
-                Candidates(
-                    key=key,
-                    entries=ordered,
-                    default=_default_entry(ordered, self._by_id),
-                    group=tuple(sorted(entry.place_id for entry in ordered)),
-                )
-            )
+            self._candidates.append(_candidates(key, ordered, self._by_id))
         self._automaton.make_automaton()
 
     @classmethod

@@ -21,6 +21,15 @@ its province), in order; `decided_by` records which step decided:
 4. otherwise the gazetteer's default for the name (`Candidates.default`):
    "default-capital" or "default-province", with a low confidence.
 
+Before that, names that are more than a place are sorted out (see
+`ambiguity`): a mention that is part of a person's name is dropped; a name
+of places in several countries is narrowed to the country the text names
+(its confidence then at most `CONFIDENCE_COUNTRY_FOCUS`), or, when the
+text does not say, kept as the default reading with `decided_by`
+"ambiguous-country" and confidence `CONFIDENCE_AMBIGUOUS_COUNTRY`; a weak
+name (common word, very short) without a cue or its country named
+elsewhere is dropped.
+
 A name of one place only gets that place: `decided_by` is the cue that
 agrees with it if there is one, else "unique-name" (a contradicting cue
 only lowers the confidence). No mention is dropped for being ambiguous.
@@ -34,6 +43,12 @@ from dataclasses import dataclass
 from functools import cache
 
 from ingest.core.models import Place
+from workers.geotag.ambiguity import (
+    choose_country,
+    country_evidence,
+    person_after,
+    person_before,
+)
 from workers.geotag.cues import Cue, Sense, dateline_cue, find_cue
 from workers.geotag.gazetteer import Candidates, Entry, Gazetteer
 from workers.geotag.normalise import Normalised, normalise
@@ -47,6 +62,8 @@ CONFIDENCE_COORDINATION = 0.85
 CONFIDENCE_UNIQUE_AGAINST_CUE = 0.75
 CONFIDENCE_DOCUMENT = 0.7
 CONFIDENCE_DEFAULT = 0.5
+CONFIDENCE_COUNTRY_FOCUS = 0.8
+CONFIDENCE_AMBIGUOUS_COUNTRY = 0.3
 
 # What may stand between two names of one list: ", ", " and ", ", or " ...
 _LIST_JOINER = re.compile(r",? (?:and|or|&) |, ")
@@ -69,6 +86,10 @@ class _Mention:
     sense: Sense | None = None
     decided_by: str | None = None
     spreads: bool = False
+    country_guess: bool = False
+    """The name has places in several countries and the text did not say which."""
+    country_focus: bool = False
+    """The name has places in several countries; the text's other names chose one."""
 
 
 def _whole_word_matches(norm: Normalised, original: str, gazetteer: Gazetteer) -> list[_Mention]:
@@ -82,10 +103,58 @@ def _whole_word_matches(norm: Normalised, original: str, gazetteer: Gazetteer) -
             continue
         if end < len(text) and text[end].isalnum():
             continue
-        if original[norm.original_start(start)].islower():
+        begin = norm.original_start(start)
+        if original[begin].islower():
+            continue
+        if person_before(original, begin) or person_after(
+            original, norm.original_start(end - 1) + 1, candidates.key
+        ):
             continue
         found.append(_Mention(start, end, candidates))
     return _longest(found)
+
+
+def _apply_countries(mentions: list[_Mention]) -> list[_Mention]:
+    """Narrow each name of several countries to one (see `ambiguity`);
+    returns the narrowed mentions, whose cues must be read again."""
+    evidence = country_evidence(
+        mention.candidates for mention in mentions if mention.sense or not mention.candidates.weak
+    )
+    narrowed = []
+    for mention in mentions:
+        candidates = mention.candidates
+        if len(candidates.countries) < 2:
+            continue
+        narrowed.append(mention)
+        mention.sense = mention.decided_by = None
+        chosen = choose_country(candidates, evidence)
+        if chosen is None:
+            mention.candidates = candidates.per_country[candidates.default.country]
+            mention.country_guess = True
+        else:
+            mention.candidates = chosen
+            mention.country_focus = True
+    return narrowed
+
+
+def _supported(mentions: list[_Mention]) -> list[_Mention]:
+    """The mentions without the weak names that nothing supports."""
+    evidence = country_evidence(
+        mention.candidates for mention in mentions if mention.sense or not mention.candidates.weak
+    )
+    kept = []
+    for mention in mentions:
+        if mention.candidates.weak and not mention.country_guess:
+            own = mention.candidates.countries[0]
+            agreeing = mention.sense is not None or mention.decided_by is not None
+            if not agreeing and mention.cue is not None:
+                agreeing = _pick(mention.candidates, mention.cue.sense) is not None
+            if not agreeing and evidence[own] == 0:
+                continue
+        elif mention.candidates.weak:
+            continue
+        kept.append(mention)
+    return kept
 
 
 def _longest(found: list[_Mention]) -> list[_Mention]:
@@ -258,11 +327,19 @@ def tag_places(text: str, gazetteer: Gazetteer) -> TagResult:
     norm = normalise(text)
     mentions = _whole_word_matches(norm, text, gazetteer)
     _apply_cues(norm, text, mentions)
+    narrowed = _apply_countries(mentions)
+    _apply_cues(norm, text, narrowed)
+    mentions = _supported(mentions)
     _apply_coordination(norm.text, mentions)
     _apply_document_context(mentions)
     places = []
     for mention in mentions:
         entry, decided_by, confidence = _resolve(mention)
+        if mention.country_guess:
+            decided_by = "ambiguous-country"
+            confidence = min(confidence, CONFIDENCE_AMBIGUOUS_COUNTRY)
+        elif mention.country_focus:
+            confidence = min(confidence, CONFIDENCE_COUNTRY_FOCUS)
         span = norm.original_span(mention.start, mention.end)
         places.append(_place(entry, text, span, decided_by, confidence))
     return TagResult(places=places, focus_countries=_focus_countries(places))
