@@ -238,10 +238,12 @@ def test_example_config_is_valid_and_takes_the_broker_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, services: dict[str, dict[str, Any]]
 ) -> None:
     monkeypatch.setenv(BOOTSTRAP_ENV, env_map(services["poller"])[BOOTSTRAP_ENV])
-    monkeypatch.delenv("NEWS_INGEST_DATA_DIR", raising=False)
+    monkeypatch.setenv("NEWS_INGEST_DATA_DIR", dockerfile_env()["NEWS_INGEST_DATA_DIR"])
     settings = load_settings(EXAMPLE_CONFIG)
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert str(settings.data_dir) == dockerfile_env()["NEWS_INGEST_DATA_DIR"]
+    monkeypatch.delenv("NEWS_INGEST_DATA_DIR")
+    assert load_settings(EXAMPLE_CONFIG).data_dir == Path(".news-ingest"), "local runs"
     assert settings.feeds
     assert not settings.http.allow_private_networks
 

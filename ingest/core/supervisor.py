@@ -68,6 +68,9 @@ class Supervisor:
             env={**os.environ, **self.env},
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
+            # Own process group: a terminal's Ctrl-C reaches only the supervisor,
+            # which then stops each child once (a second signal would force-exit it).
+            process_group=0,
         )
         child.started_at = time.monotonic()
         log.info("stage_process_started", stage=child.name, pid=child.process.pid)
@@ -91,6 +94,8 @@ class Supervisor:
         return self.stop()
 
     def _watch(self, child: _Child) -> None:
+        if self._stopping:
+            return
         now = time.monotonic()
         if child.process is None:
             if now >= child.next_start:
