@@ -6,14 +6,21 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
+from urllib.error import HTTPError, URLError
+from urllib.request import urlopen
 
 from kafka import KafkaConsumer, TopicPartition
+from prometheus_client import REGISTRY
 
+from ingest.core.embedded_broker import EmbeddedBroker, free_port
 from ingest.core.envelope import decode
+from ingest.core.kafka_clients import ensure_topics
 from ingest.core.models import Item, RawPage
 from ingest.core.runtime import BadInput, Inbound, OneByOne, Output, StreamRunner
 from ingest.core.settings import Settings
 from ingest.core.topics import ITEMS, RAW
+from tests.conftest import make_settings
 from tests.kafka_helpers import produce, produce_raw, read_topic
 
 WHEN = datetime(2021, 6, 21, 8, 0, tzinfo=UTC)
@@ -110,3 +117,38 @@ def test_poison_messages_go_to_the_dead_letter_topic_and_the_loop_goes_on(
         assert int(headers["dlq_offset"]) >= 0
     produced = read_topic(settings, RAW.name, expect=1)
     assert [r.key for r in produced] == [b"item8"]
+
+
+def test_metrics_and_health_endpoints_report_the_stage(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    port = free_port()
+    settings = make_settings(broker, tmp_path / "data", observability={"metrics_port": port})
+    ensure_topics(settings.kafka)
+    produce(settings, ITEMS.name, "item1", item(1))
+    produce_raw(settings, ITEMS.name, b"junk")
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        try:
+            return urlopen(f"{url}/readyz", timeout=2).status == 200
+        except (HTTPError, URLError):
+            return False
+
+    def count(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"stage": "echo", **labels}) or 0.0
+
+    before = {
+        "in": count("news_ingest_messages_in_total", topic="news.items"),
+        "out": count("news_ingest_messages_out_total", topic="news.raw"),
+        "dead": count("news_ingest_dead_letters_total", topic="news.items"),
+    }
+    run_until(settings, lambda: committed(settings, ITEMS.name) >= 2 and ready())
+    assert urlopen(f"{url}/healthz", timeout=2).status == 200
+    assert count("news_ingest_messages_in_total", topic="news.items") - before["in"] == 2
+    assert count("news_ingest_messages_out_total", topic="news.raw") - before["out"] == 1
+    assert count("news_ingest_dead_letters_total", topic="news.items") - before["dead"] == 1
+    metrics = urlopen(f"{url}/metrics", timeout=2).read().decode()
+    for name in ("messages_in_total", "messages_out_total", "dead_letters_total",
+                 "batch_seconds_bucket", "consumer_lag"):
+        assert f"news_ingest_{name}{{" in metrics

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
@@ -33,6 +34,15 @@ from kafka.structs import OffsetAndMetadata
 from ingest.core.envelope import DecodeError, Event, decode, encode, event_id
 from ingest.core.kafka_clients import make_consumer, make_producer
 from ingest.core.models import Payload, utc_now
+from ingest.core.observability import (
+    BATCH_SECONDS,
+    CONSUMER_LAG,
+    DEAD_LETTERS,
+    MESSAGES_IN,
+    MESSAGES_OUT,
+    Readiness,
+    serve,
+)
 from ingest.core.settings import Settings
 from ingest.core.topics import Topic
 
@@ -200,6 +210,7 @@ class StreamRunner:
             self.shutdown.install()
         self.consecutive_dead_letters = 0
         self.processed = 0
+        self.readiness = Readiness(stall_after=settings.observability.stall_after.total_seconds())
         self.on_batch_committed: Callable[[int], None] | None = None
 
     def stop(self) -> None:
@@ -207,18 +218,25 @@ class StreamRunner:
 
     def run(self) -> None:
         kafka = self.settings.kafka
+        observe = self.settings.observability
+        if observe.metrics_port:
+            serve(observe.metrics_host, observe.metrics_port, self.readiness)
         offsets = _Offsets()
         consumer = make_consumer(kafka, group_id=f"news-ingest.{self.stage.name}")
         consumer.subscribe([self.stage.input.name], listener=offsets)
         offsets.consumer = consumer
         sink = OutputSink(make_producer(kafka, self.stage.name), f"/news-ingest/{self.stage.name}")
+        self.readiness.connected = True
         log.info("stage_started", stage=self.stage.name, input=self.stage.input.name)
         try:
             while not self.shutdown.requested:
                 polled = consumer.poll(timeout_ms=500)
                 records = [r for part in polled.values() for r in part]
+                started = time.perf_counter()
                 if records:
                     self._process(records, sink, offsets)
+                    BATCH_SECONDS.labels(self.stage.name).observe(time.perf_counter() - started)
+                self._observe(consumer)
         finally:
             try:
                 sink.flush()
@@ -228,6 +246,17 @@ class StreamRunner:
                 sink.producer.close()
                 self.stage.close()
                 log.info("stage_stopped", stage=self.stage.name, processed=self.processed)
+
+    def _observe(self, consumer: KafkaConsumer) -> None:
+        """Lag per assigned partition (from fetch high watermarks) and readiness."""
+        assigned = consumer.assignment()
+        self.readiness.assigned = len(assigned)
+        self.readiness.progressed()  # a poll that returns, with or without records, is progress
+        for tp in assigned:
+            high = consumer.highwater(tp)
+            if high is not None:
+                lag = max(0, high - consumer.position(tp))
+                CONSUMER_LAG.labels(self.stage.name, tp.topic, str(tp.partition)).set(lag)
 
     def _process(self, records: list[Any], sink: OutputSink, offsets: _Offsets) -> None:
         inbound: list[Inbound] = []
@@ -245,6 +274,7 @@ class StreamRunner:
             inbound.append(
                 Inbound(record.topic, record.partition, record.offset, record.key, event)
             )
+        MESSAGES_IN.labels(self.stage.name, self.stage.input.name).inc(len(records))
         results = self.stage.handle_batch(inbound) if inbound else []
         by_offset = {(r.topic, r.partition, r.offset): r for r in records}
         for item, result in zip(inbound, results, strict=True):
@@ -255,6 +285,7 @@ class StreamRunner:
             self.consecutive_dead_letters = 0
             for output in result:
                 sink.send(output)
+                MESSAGES_OUT.labels(self.stage.name, output.topic.name).inc()
         sink.flush()
         for record in records:
             offsets.pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
@@ -284,6 +315,7 @@ class StreamRunner:
             ("dlq_time", utc_now().isoformat().encode()),
         ]
         sink.send_raw(f"{record.topic}.dlq", record.key, record.value, headers)
+        DEAD_LETTERS.labels(self.stage.name, record.topic).inc()
         limit = self.settings.kafka.max_consecutive_dead_letters
         if self.consecutive_dead_letters > limit:
             raise RuntimeError(

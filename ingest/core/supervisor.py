@@ -53,6 +53,7 @@ class Supervisor:
     config_file: Path | None
     env: Mapping[str, str]
     grace_seconds: float = 20.0
+    metrics_port: int = 0  # stage i serves /metrics on metrics_port + i (0: off)
     children: dict[str, _Child] = field(default_factory=dict)
     _stopping: bool = False
 
@@ -63,9 +64,13 @@ class Supervisor:
         return cmd
 
     def _start(self, child: _Child) -> None:
+        env = {**os.environ, **self.env}
+        if self.metrics_port:
+            port = self.metrics_port + list(self.stages).index(child.name)
+            env["NEWS_INGEST_OBSERVABILITY__METRICS_PORT"] = str(port)
         child.process = subprocess.Popen(
             self.command(child.name),
-            env={**os.environ, **self.env},
+            env=env,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl, safe after fork
             # Own process group: a terminal's Ctrl-C reaches only the supervisor,
