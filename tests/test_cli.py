@@ -103,3 +103,20 @@ def test_unknown_stage_is_refused_with_the_known_ones() -> None:
     result = cli("worker", "dedup")
     assert result.returncode == 2
     assert "known: poller, fetcher, cleaner, dedupe, geotag, alert, notify" in result.stderr
+
+
+def test_status_lists_every_stage_with_its_input_and_lag(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    config = config_for(tmp_path, broker.bootstrap_servers)
+    assert cli("topics", "create", "--config", str(config)).returncode == 0
+    item = Item(item_id="k1", url="https://example.org/a", feed_url="https://example.org/rss",
+                feed_name="Example", discovered_at=datetime(2021, 6, 21, tzinfo=UTC))
+    produce(load_settings(config), ITEMS.name, "k1", item)  # nobody has fetched it yet
+    result = cli("status", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:]}
+    assert list(rows) == ["poller", "fetcher", "cleaner", "dedupe", "geotag", "alert", "notify"]
+    assert rows["fetcher"][1:3] == ["news.items", "1"]
+    assert rows["cleaner"][1:3] == ["news.raw", "0"]
+    assert rows["poller"][2] == "-"

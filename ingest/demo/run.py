@@ -15,16 +15,14 @@ from pathlib import Path
 
 from ingest.core.embedded_broker import start_broker
 from ingest.core.kafka_clients import ensure_topics, wait_for_broker
-from ingest.core.progress import group_lag, topic_size
+from ingest.core.progress import topic_size
 from ingest.core.settings import Settings, load_settings
 from ingest.core.stages import stage_names
+from ingest.core.status import drained
 from ingest.core.supervisor import Supervisor
-from ingest.core.topics import ALERTS, ARTICLES, GEOTAGGED, ITEMS, RAW, UNIQUE
+from ingest.core.topics import ARTICLES
 from ingest.demo import DEMO_FEEDS, EXPECTED_ALERTS, PAGE_NAMES
 from ingest.demo.server import DemoServer
-
-STAGE_INPUTS = {"fetcher": ITEMS, "cleaner": RAW, "dedupe": ARTICLES, "geotag": UNIQUE,
-                "alert": GEOTAGGED, "notify": ALERTS}
 
 
 def _config(folder: Path, bootstrap: str, feed_urls: dict[str, str]) -> Path:
@@ -42,13 +40,6 @@ def _config(folder: Path, bootstrap: str, feed_urls: dict[str, str]) -> Path:
         '[log]\nlevel = "warning"\n' + feeds
     )
     return path
-
-
-def _drained(settings: Settings) -> bool:
-    kafka = settings.kafka
-    if topic_size(kafka, ARTICLES.name) < len(PAGE_NAMES):
-        return False
-    return all(group_lag(kafka, stage, topic.name) == 0 for stage, topic in STAGE_INPUTS.items())
 
 
 def _delivered(settings: Settings) -> list[dict[str, object]]:
@@ -75,8 +66,10 @@ def run_demo(timeout: float, echo: Callable[[str], None]) -> int:
 
             deadline = time.monotonic() + timeout
             supervisor = Supervisor(stage_names(), config, env={}, grace_seconds=10)
-            supervisor.run(done=lambda: _drained(settings) or time.monotonic() > deadline,
-                           check_every=2.0)
+            supervisor.run(
+                done=lambda: drained(settings, len(PAGE_NAMES)) or time.monotonic() > deadline,
+                check_every=2.0,
+            )
             return _report(settings, echo)
     finally:
         broker.stop()
