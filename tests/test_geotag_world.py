@@ -296,3 +296,9 @@ def test_a_bare_name_shared_by_a_province_and_its_seat_defaults_to_the_city(
     """Aleppo is both the city and (an English name of) its governorate."""
     place = _only("An earthquake hit Aleppo.", gazetteer, "Aleppo")
     assert (place.type, place.decided_by) == ("capital", "default-capital")
+
+
+def test_an_alias_that_is_only_a_translation_into_common_words_is_not_a_place() -> None:
+    """GeoNames lists "White House" for Casablanca (Casa Blanca); news means Washington."""
+    text = "The two presidents will meet at the White House on Friday."
+    assert tag_places(text, Gazetteer.load()).places == []

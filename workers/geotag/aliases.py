@@ -184,12 +184,16 @@ class AliasRules:
                 kept.append(name)
         denied = self.deny.get(country, set())
         local = self.main_names.get(country, set())
+        own_words = {word for key in keys for word in key.split()}
         for name in alternates:
             key = normalise_name(name)
             if key in keys or key in denied or not is_plain_latin(name):
                 continue
             if len(key.replace(" ", "")) < MIN_ALIAS_LENGTH or key in self.common_words:
                 continue
+            words = key.split()
+            if all(w in self.common_words for w in words) and not own_words.intersection(words):
+                continue  # a translation ("White House" for Casablanca), not a name
             if key in local or self.world_names.get(key, {country}) != {country}:
                 continue
             keys.add(key)
