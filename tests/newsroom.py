@@ -77,8 +77,9 @@ class Newsroom:
     bundled demo page name.
     """
 
-    def __init__(self, feeds: dict[str, Sequence[int | str]]) -> None:
+    def __init__(self, feeds: dict[str, Sequence[int | str]], page_delay: float = 0.0) -> None:
         self.feeds = feeds
+        self.page_delay = page_delay  # seconds before each article page is answered
         self.base_url = ""
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -140,6 +141,7 @@ class Newsroom:
 
     async def _article(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
+        await asyncio.sleep(self.page_delay)
         if name.startswith("story-"):
             n = int(name.removeprefix("story-"))
             html = filler_page(n, self.published(n))

@@ -179,9 +179,13 @@ def test_seed_like_article_evidence_sentences_are_original_text() -> None:
     for inc in incursions:
         assert inc.sentence in SEED_LIKE
     maimana = [inc for inc in incursions if inc.capital.name == "Maimana"]
-    assert [inc.sentence for inc in maimana] == [
+    assert maimana[0].sentence == (
         "West of Kunduz, in Maimana, the capital of Faryab province, Taliban fighters showed up "
         "at the city's entrance and later pushed into the periphery."
+    )
+    # The headline sentence ("pushed into two provincial capitals") is tied to it too.
+    assert [inc.sentence[:40] for inc in maimana[1:]] == [
+        "MAZAR-I-SHARIF • Taliban insurgents have"
     ]
 
 
@@ -530,3 +534,67 @@ def test_sentence_split_keeps_offsets_and_skips_abbreviations() -> None:
     ]
     assert [s.paragraph for s in sentences] == [0, 0, 1]
     assert all(text[s.start : s.end] == s.text for s in sentences)
+
+
+# --- resets, headlines, actors (issue 6) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Afghan commandos retook Kunduz from the Taliban on Thursday.", "retaken"),
+        ("Kunduz is back under government control after the Taliban retreated.", "retaken"),
+        ("Security forces repelled an attack on Kunduz by Taliban fighters.", "repelled"),
+        ("The Taliban were pushed back from the outskirts of Kunduz.", "repelled"),
+        ("The army drove the Taliban out of Kunduz after two days of fighting.", "repelled"),
+        ("The Taliban withdrew from Kunduz after air strikes.", "repelled"),
+    ],
+)
+def test_government_regaining_or_repelling_yields_a_reset(text: str, kind: str) -> None:
+    assert pairs(detect(text)) == {("Kunduz", kind)}
+
+
+def test_an_armed_group_recapturing_a_city_is_a_capture_not_a_retaking() -> None:
+    assert pairs(detect("The Taliban recaptured Kunduz on Sunday.")) == {("Kunduz", "captured")}
+
+
+def test_state_forces_withdrawing_is_not_a_reset() -> None:
+    text = "Kunduz fell to the Taliban after government forces withdrew from the governor's office."
+    assert pairs(detect(text)) == {("Kunduz", "captured")}
+
+
+def test_a_city_remaining_under_government_control_is_no_event() -> None:
+    assert (
+        detect(
+            "The Taliban attacked districts nearby, but Kunduz remains under government control."
+        )
+        == []
+    )
+
+
+def test_failing_to_retake_a_city_is_no_event() -> None:
+    assert detect("Afghan forces failed to retake Kunduz from the Taliban.") == []
+
+
+def test_headline_sentence_is_tied_to_the_capitals_named_later_with_the_same_kind() -> None:
+    text = (
+        "The Taliban entered two provincial capitals on Sunday.\n\n"
+        "Taliban fighters entered Kunduz at dawn. Hours later, the Taliban entered Taloqan.\n\n"
+        "Fighting was reported near Maimana."
+    )
+    found = detect(text)
+    headline = [i for i in found if i.sentence.startswith("The Taliban entered two")]
+    assert {i.capital.name for i in headline} == {"Kunduz", "Taloqan"}
+    assert {i.kind for i in headline} == {"entered"}
+
+
+@pytest.mark.parametrize(
+    ("text", "actor"),
+    [
+        ("Islamic Emirate fighters entered Kunduz on Monday.", "Taliban"),
+        ("ISIS-K militants stormed Kunduz on Monday.", "Islamic State"),
+        ("Al-Shabab fighters entered Kunduz on Monday.", "al-Shabaab"),
+    ],
+)
+def test_actor_aliases_name_the_canonical_group(text: str, actor: str) -> None:
+    assert {i.actor for i in detect(text)} == {actor}

@@ -19,11 +19,13 @@ from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
-from ingest.core.models import PAYLOADS, Payload, utc_now
+from ingest.core.models import PAYLOADS, Alert, Payload, utc_now
 
 JSON = JSONFormat()
 CONTENT_TYPE = "application/json"
-PAYLOAD_TYPES: dict[str, type[Payload]] = {p.ce_type: p for p in PAYLOADS}
+# Further ce_types carried by an existing payload model: an alert update is an Alert.
+PAYLOAD_ALIASES: dict[str, type[Payload]] = {Alert.updated_ce_type: Alert}
+PAYLOAD_TYPES: dict[str, type[Payload]] = {p.ce_type: p for p in PAYLOADS} | PAYLOAD_ALIASES
 
 Headers = list[tuple[str, bytes]]
 

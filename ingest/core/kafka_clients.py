@@ -16,7 +16,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ingest.core.settings import KafkaSettings
-from ingest.core.topics import all_topic_names
+from ingest.core.topics import BY_NAME, all_topic_names
 
 log = structlog.get_logger()
 
@@ -113,9 +113,12 @@ def ensure_topics(kafka: KafkaSettings, names: Iterable[str] | None = None) -> l
         created: list[str] = []
         for name in missing:
             try:
-                admin.create_topics(
-                    [NewTopic(name, kafka.partitions, kafka.replication_factor)]
+                topic = BY_NAME.get(name)
+                configs = {"cleanup.policy": "compact"} if topic and topic.compacted else {}
+                new = NewTopic(
+                    name, kafka.partitions, kafka.replication_factor, topic_configs=configs
                 )
+                admin.create_topics([new])
                 created.append(name)
             except TopicAlreadyExistsError:
                 pass  # another process created it between list and create

@@ -196,18 +196,39 @@ class Evidence(Payload):
 
 
 class Alert(Payload):
-    """A new incursion into a provincial capital. Key: `capital.place_id`."""
+    """A development in a provincial capital's control. Key: `capital.place_id`.
+
+    Published as `news.alert.v1` when the development is new, and again as
+    `news.alert.updated.v1` (same `alert_id`) each time another report
+    corroborates it; an update carries all the evidence so far.
+    """
 
     ce_type: ClassVar[str] = "news.alert.v1"
+    updated_ce_type: ClassVar[str] = "news.alert.updated.v1"
 
     alert_id: str = Field(description="deterministic: the same development always has this id")
-    kind: AlertKind
+    kind: Literal["threatened", "entered", "captured", "retaken"] = Field(
+        description="'retaken': the government regained control of the capital"
+    )
     actor: str
     capital: Capital
     confidence: float = Field(ge=0.0, le=1.0)
     reported_at: AwareDatetime = Field(description="publication time of the first report")
     detected_at: AwareDatetime
     evidence: list[Evidence]
+    sources: int = Field(
+        default=1,
+        ge=1,
+        description="independent sources: copies sharing a story or an outlet count once",
+    )
+    outlets: list[str] = Field(default_factory=list, description="outlets that reported it")
+    story_ids: list[str] = Field(default_factory=list, description="distinct stories reporting it")
+    first_reported_at: AwareDatetime | None = Field(
+        default=None, description="publication time of the earliest report seen so far"
+    )
+    latest_reported_at: AwareDatetime | None = Field(
+        default=None, description="publication time of the latest report seen so far"
+    )
 
 
 PAYLOADS: tuple[type[Payload], ...] = (Item, RawPage, Article, Deduped, Geotagged, Alert)
@@ -217,3 +238,85 @@ PAYLOADS: tuple[type[Payload], ...] = (Item, RawPage, Article, Deduped, Geotagge
 def utc_now() -> datetime:
     """The current time, timezone-aware (UTC)."""
     return datetime.now(UTC)
+
+
+# --- news.subscriptions / news.deliveries (issue 7) -------------------------
+
+
+SubscriptionChannel = Literal["webhook", "chat", "email"]
+DeliveryKind = Literal["alert", "update", "digest"]
+DeliveryStatus = Literal["pending", "delivered", "failed", "dead", "retry_requested"]
+
+
+class QuietHours(Payload):
+    """Local hours in which nothing is sent; what matched is sent as a digest at `end`."""
+
+    ce_type: ClassVar[str] = "news.quiet-hours.v1"
+
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time")
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time")
+    timezone: str = Field(default="UTC", description="IANA zone name, e.g. 'Asia/Kabul'")
+
+
+class SubscriptionFilter(Payload):
+    """What a subscription wants; an empty list means 'any'."""
+
+    ce_type: ClassVar[str] = "news.subscription-filter.v1"
+
+    countries: list[str] = Field(default_factory=list, description="ISO 3166-1 alpha-2")
+    provinces: list[str] = Field(default_factory=list, description="province names")
+    capitals: list[str] = Field(default_factory=list, description="capital names or place ids")
+    kinds: list[AlertKind] = Field(default_factory=list, description="a set of kinds")
+    min_kind: AlertKind | None = Field(
+        default=None, description="minimum severity: threatened < entered < captured"
+    )
+    actors: list[str] = Field(default_factory=list)
+    min_confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    min_sources: int = Field(
+        default=1, ge=1, le=100, description="independent sources needed before delivery"
+    )
+
+
+class Subscription(Payload):
+    """One subscriber's wishes and destination. Key: `subscription_id`; a tombstone removes it.
+
+    `secret` signs webhooks (Standard Webhooks `whsec_...`) and is never returned
+    by the API after creation nor logged; anyone who can read the
+    `news.subscriptions` topic can read it, so restrict that topic's ACLs.
+    """
+
+    ce_type: ClassVar[str] = "news.subscription.v1"
+
+    subscription_id: str
+    name: str
+    channel: SubscriptionChannel
+    target: str = Field(description="webhook or chat URL, or e-mail address")
+    secret: str | None = Field(default=None, description="webhook signing secret")
+    filters: SubscriptionFilter = Field(default_factory=SubscriptionFilter)
+    quiet_hours: QuietHours | None = None
+    digest_period_s: int | None = Field(
+        default=None, ge=60, description="digest mode: one message per period of this length"
+    )
+    paused: bool = False
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+class DeliveryRecord(Payload):
+    """The latest state of one delivery. Key: `delivery_id` (the idempotency key)."""
+
+    ce_type: ClassVar[str] = "news.delivery.v1"
+
+    delivery_id: str = Field(description="hash of (alert or update or digest, subscription)")
+    subscription_id: str
+    channel: SubscriptionChannel
+    kind: DeliveryKind
+    alert_ids: list[str]
+    status: DeliveryStatus
+    attempts: int = Field(ge=0)
+    last_error: str | None = None
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+
+
+PAYLOADS = (*PAYLOADS, Subscription, DeliveryRecord)

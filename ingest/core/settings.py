@@ -14,7 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -87,12 +95,24 @@ class HttpSettings(Section):
     max_redirects: int = Field(default=5, ge=0, le=20)
     per_host_concurrency: int = Field(default=2, ge=1)
     global_concurrency: int = Field(default=32, ge=1)
+    per_host_min_interval: Duration = Field(
+        default=timedelta(0),
+        description="article pages: least time between two requests to one host (e.g. 1s)",
+    )
+    robots_txt: bool = Field(default=True, description="obey robots.txt for article pages")
+    robots_cache: Duration = Field(default=timedelta(hours=6), description="per host")
+    fetcher_metrics_port: int = Field(
+        default=0, ge=0, le=65535, description="fetcher /metrics and /healthz; 0 = off"
+    )
 
 
 class FeedConfig(Section):
     url: str
     name: str | None = None
     interval: Duration = timedelta(minutes=5)
+    robots: bool | None = Field(
+        default=None, description="obey robots.txt for this feed's pages; None = [http] robots_txt"
+    )
 
     @field_validator("url")
     @classmethod
@@ -110,6 +130,23 @@ class PollerSettings(Section):
     min_interval: Duration = timedelta(seconds=30)
     max_interval: Duration = timedelta(hours=24)
     concurrency: int = Field(default=64, ge=1)
+    jitter: float = Field(default=0.1, ge=0.0, le=0.5, description="polls come up to this early")
+    park_interval: Duration = Field(
+        default=timedelta(days=1), description="how rarely a gone feed is probed"
+    )
+    gone_after_404s: int = Field(default=3, ge=1, description="consecutive 404s park a feed")
+    failing_after: int = Field(default=3, ge=1, description="consecutive errors → failing")
+    unconditional_every: int = Field(
+        default=20, ge=0, description="after this many 304s in a row, one GET without validators"
+    )
+    host_retry_after: Duration = Field(
+        default=timedelta(minutes=1), description="a 429/503 without Retry-After pauses the host"
+    )
+    feed_partitions: int = Field(
+        default=12, ge=1, le=1024, description="news.feeds partitions: most poller processes"
+    )
+    metrics_port: int = Field(default=0, ge=0, le=65535, description="/metrics, /healthz; 0=off")
+    metrics_host: str = Field(default="127.0.0.1", description="address the metrics port binds")
 
 
 class CleanerSettings(Section):
@@ -150,11 +187,54 @@ class AlertSettings(Section):
     horizon: Duration = Field(
         default=timedelta(days=3), description="older than this before the watermark: no alert"
     )
+    quiet_period: Duration = Field(
+        default=timedelta(days=14),
+        description="a capital with no report for this long ends its episode",
+    )
+
+
+class SmtpSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str = "news-ingest@localhost"
+    timeout: Duration = timedelta(seconds=20)
 
 
 class NotifySettings(Section):
     stdout: bool = True
     jsonl_file: str = Field(default="alerts.jsonl", description="relative to data_dir")
+    ledger_file: str = Field(
+        default="notify-ledger.sqlite3", description="delivery ledger, relative to data_dir"
+    )
+    api_listen: str = Field(default="127.0.0.1:8470", description="host:port of the API")
+    api_url: str = Field(default="http://127.0.0.1:8470", description="where the CLI finds it")
+    serve_api: bool = Field(default=False, description="the notify stage also serves the API")
+    api_token_sha256: list[str] = Field(
+        default_factory=list, description="sha256 (hex) of each accepted API token"
+    )
+    allow_private_targets: bool = Field(
+        default=False, description="allow webhooks to private, loopback, link-local addresses"
+    )
+    request_timeout: Duration = timedelta(seconds=10)
+    retry_base: Duration = timedelta(seconds=2)
+    retry_max_delay: Duration = timedelta(minutes=10)
+    delivery_deadline: Duration = timedelta(hours=24)
+    max_in_flight: int = Field(default=256, ge=1)
+    smtp: SmtpSettings = SmtpSettings()
+
+
+class ObservabilitySettings(Section):
+    metrics_port: int = Field(
+        default=0, ge=0, le=65535,
+        description="/metrics, /healthz, /readyz; 0 = off. `run` gives stage i port + i",
+    )
+    metrics_host: str = "127.0.0.1"
+    stall_after: Duration = Field(
+        default=timedelta(minutes=2), description="/readyz fails when no batch finished this long"
+    )
 
 
 class LogSettings(Section):
@@ -182,6 +262,7 @@ class Settings(BaseSettings):
     alert: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
     log: LogSettings = LogSettings()
+    observability: ObservabilitySettings = ObservabilitySettings()
 
     @classmethod
     def settings_customise_sources(

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.core.models import Alert, Article, Deduped, Geotagged, Item, Payload, RawPage
+from ingest.core.models import (
+    Alert,
+    Article,
+    Deduped,
+    DeliveryRecord,
+    Geotagged,
+    Item,
+    Payload,
+    RawPage,
+    Subscription,
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +31,7 @@ class Topic:
     payload: type[Payload]
     key: str
     doc: str
+    compacted: bool = False  # keyed state: the broker keeps the latest value per key
 
     @property
     def dlq(self) -> str:
@@ -35,7 +46,16 @@ DUPLICATES = Topic("news.duplicates", Deduped, "article.article_id", "copies of 
 GEOTAGGED = Topic("news.geotagged", Geotagged, "article.article_id", "articles with places")
 ALERTS = Topic("news.alerts", Alert, "capital.place_id", "incursions into provincial capitals")
 
-ALL: tuple[Topic, ...] = (ITEMS, RAW, ARTICLES, UNIQUE, DUPLICATES, GEOTAGGED, ALERTS)
+SUBSCRIPTIONS = Topic(
+    "news.subscriptions", Subscription, "subscription_id", "alert subscriptions", compacted=True
+)
+DELIVERIES = Topic(
+    "news.deliveries", DeliveryRecord, "delivery_id", "alert delivery ledger", compacted=True
+)
+
+ALL: tuple[Topic, ...] = (
+    ITEMS, RAW, ARTICLES, UNIQUE, DUPLICATES, GEOTAGGED, ALERTS, SUBSCRIPTIONS, DELIVERIES
+)
 BY_NAME: dict[str, Topic] = {t.name: t for t in ALL}
 
 

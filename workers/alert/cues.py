@@ -27,11 +27,95 @@ _UNDER_CONTROL = r"\s+under\s+(?:the\s+)?(?:full\s+|complete\s+|total\s+)?(?:[\w
 _BE = "was were is are been being"
 _HAVE = "has have had"
 
+_GOVERNMENT = (
+    r"(?:the\s+)?(?:full\s+|firm\s+)?(?:afghan\s+|iraqi\s+|malian\s+|somali\s+|nigerian\s+"
+    r"|syrian\s+|yemeni\s+|congolese\s+|sudanese\s+|national\s+)?"
+    r"(?:government|state|army|military|federal|official|security\s+forces['\u2019]?)"
+)
+_RETAKEN = r"(?:retaken|recaptured|reclaimed|liberated|won\s+back|taken\s+back)"
+_REPELLED = (
+    r"(?:repelled|repulsed|thwarted|foiled|beaten\s+back|pushed\s+back|fought\s+off"
+    r"|fended\s+off|cleared)"
+)
+# What a repelled attack is called: "repelled a Taliban attack on Kunduz".
+_ATTACK_ON = (
+    r"\s+(?:off\s+|back\s+)?(?:(?:an?|the|their|its|another)\s+)?(?:[\w'-]+\s+){0,3}?"
+    r"(?:attacks?|assaults?|offensive|push|advance|raids?|incursions?|attempts?\s+to\s+"
+    r"(?:enter|take|seize|capture|storm|overrun))\s+(?:on|against|towards|into|in)"
+)
+# Someone pushed out of a place: "drove the militants out of Kunduz".
+_OUT_OF = (
+    r"\s+(?:(?:the|them|their|its|all|remaining)\s+)?(?:[\w'-]+\s+){0,3}?(?:back\s+)?"
+    r"(?:out\s+of|back\s+from|away\s+from|from)"
+)
+
 # The cue lexicon: (verb class, first words, what must follow the first word).
 # Cues are found by looking up each word of a sentence here, so only
 # sentences' own words are tried, never every alternative at every offset.
 # For one first word, earlier rows win ("was captured" before "was in control").
 _LEXICON: list[tuple[str, str, str]] = [
+    # Control returning to the government, or an attack pushed back.
+    ("passive_retake", _BE, rf"\s+{_ADVERB}{_RETAKEN}"),
+    ("passive_retake", _HAVE, rf"\s+been\s+{_ADVERB}{_RETAKEN}"),
+    (
+        "passive_retake",
+        "is was are were came comes come returned returns returning",
+        rf"\s+(?:now\s+)?(?:back|returned)\s+(?:in|under|to)\s+{_GOVERNMENT}"
+        r"\s+(?:control|hands)",
+    ),
+    ("passive_retake", "returned returns returning", rf"\s+to\s+{_GOVERNMENT}\s+control"),
+    # "remains under government control" says nothing happened.
+    (
+        "government_held",
+        "is was are were remains remained remain",
+        rf"\s+(?:still\s+|now\s+|firmly\s+)?(?:in|under)\s+{_GOVERNMENT}\s+(?:control|hands)",
+    ),
+    (
+        "passive_withdraw",
+        _BE + " " + _HAVE,
+        r"\s+(?:been\s+)?(?:driven|pushed|forced|chased|flushed|beaten|expelled|ousted|evicted"
+        r"|routed)\s+(?:back\s+)?(?:out\s+of|from|away\s+from)",
+    ),
+    ("passive_repel", _BE, rf"\s+{_ADVERB}{_REPELLED}"),
+    ("passive_repel", _HAVE, rf"\s+been\s+{_ADVERB}{_REPELLED}"),
+    (
+        "retake",
+        "regained regain regains regaining",
+        r"\s+(?:full\s+|complete\s+)?control\s+(?:of|over)",
+    ),
+    (
+        "retake",
+        "took take takes taking won win wins winning",
+        r"\s+back(?:\s+control\s+(?:of|over))?",
+    ),
+    ("retake", "wrested wrest wresting", r"\s+back(?:\s+control\s+(?:of|over))?"),
+    (
+        "retake",
+        "retook retake retakes retaking recaptured recapture recaptures recapturing reclaimed"
+        " reclaim reclaims reclaiming liberated liberate liberates liberating",
+        "",
+    ),
+    (
+        "repel",
+        "repelled repel repels repelling repulsed repulse repulses repulsing thwarted thwart foiled"
+        " foil fought beat beating fended fending halted halt stopped stop",
+        _ATTACK_ON,
+    ),
+    (
+        "repel",
+        "drove drive drives driving pushed push pushes pushing forced forcing chased"
+        " chase chasing flushed flush flushing expelled expel expelling ousted oust ousting evicted"
+        " evict evicting routed rout repelled repulsed",
+        _OUT_OF,
+    ),
+    ("repel", "cleared clear clears clearing", ""),
+    (
+        "withdraw",
+        "withdrew withdraw withdraws withdrawing retreated retreat retreats retreating pulled pull"
+        " pulls pulling fled flee flees fleeing",
+        r"\s+(?:back\s+|out\s+|hastily\s+)?(?:from|out\s+of)",
+    ),
+    ("withdraw", "fled flee flees fleeing abandoned abandon abandons abandoning", ""),
     ("passive_capture", _BE, rf"\s+{_ADVERB}{_CAPTURED}"),
     ("passive_capture", _HAVE, rf"\s+been\s+{_ADVERB}{_CAPTURED}|\s+{_ADVERB}fallen"),
     ("passive_capture", "came come comes is was are were fell", _UNDER_CONTROL),

@@ -1,12 +1,15 @@
-"""alert: news.geotagged → news.alerts, new incursions into provincial capitals.
+"""alert: news.geotagged → news.alerts, developments in provincial capitals' control.
 
 consume:   `news.geotagged` (Geotagged)
 transform: `detect_incursions` finds (actor, kind, capital, sentence) events in
-           the text; the durable `AlertBook` keeps each capital's alerts and
-           decides which events are new developments. Replaying the article
-           that triggered an alert returns the same alert (same `alert_id`), so
-           a crash between produce and commit repeats nothing downstream.
-produce:   `news.alerts` (Alert), keyed by the capital's place id
+           the text; the durable `AlertBook` keeps each capital's control
+           state in event time and decides which reports are new developments
+           and which corroborate one. Replaying an article returns the same
+           messages (same ids), so a crash between produce and commit repeats
+           nothing downstream.
+produce:   `news.alerts`, keyed by the capital's place id: `news.alert.v1` for a
+           new development, `news.alert.updated.v1` (same `alert_id`) for a
+           corroborating report
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from collections.abc import Sequence
 
 import structlog
 
-from ingest.core.models import Alert, Geotagged, Place
+from ingest.core.models import Geotagged, Place
 from ingest.core.runtime import Inbound, OneByOne, Output
 from ingest.core.settings import ActorConfig, Settings
 from ingest.core.topics import ALERTS, GEOTAGGED
+from workers.alert.book import AlertBook
 from workers.alert.detect import detect_incursions
-from workers.alert.novelty import AlertBook
 from workers.geotag.gazetteer import Gazetteer
 
 log = structlog.get_logger()
@@ -67,14 +70,18 @@ class AlertStage(OneByOne):
         article = tagged.article
         places = seats_for_capital_phrases(tagged.places, self.gazetteer)
         incursions = detect_incursions(article, places, self.actors)
-        alerts: list[Alert] = self.book.decide(article, incursions) if incursions else []
+        # Every article moves the watermark, so decide even without incursions.
+        published = self.book.decide(article, incursions, tagged.story_id)
         log.info(
             "article_checked",
             article_id=article.article_id,
             incursions=len(incursions),
-            alerts=[f"{a.capital.name}:{a.kind}" for a in alerts],
+            published=[f"{p.alert.capital.name}:{p.alert.kind}:{p.ce_type}" for p in published],
         )
-        return [Output(ALERTS, a.capital.place_id, a, id=a.alert_id) for a in alerts]
+        return [
+            Output(ALERTS, p.alert.capital.place_id, p.alert, id=p.event_id, ce_type=p.ce_type)
+            for p in published
+        ]
 
     def close(self) -> None:
         self.book.close()
@@ -84,6 +91,9 @@ def build(settings: Settings) -> AlertStage:
     gazetteer = Gazetteer.load()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     book = AlertBook(
-        settings.data_dir / "alerts.sqlite3", gazetteer.capital, settings.alert.novelty_window
+        settings.data_dir / "alerts.sqlite3",
+        gazetteer.capital,
+        quiet_period=settings.alert.quiet_period,
+        horizon=settings.alert.horizon,
     )
     return AlertStage(book, gazetteer, settings.alert.actors)

@@ -122,8 +122,14 @@ class TargetFinder:
             j -= 1
         return None
 
-    def _target(self, i: int, mention: Mention, part: PartClass) -> Target | None:
-        if mention.exclusion is not None:
+    def _target(
+        self, i: int, mention: Mention, part: PartClass, *, origin: bool = False
+    ) -> Target | None:
+        """`origin`: the cue itself says "from" ("withdrew from"), so a place
+        marked as a reference point by that "from" is the target after all."""
+        if mention.exclusion is not None and not (
+            origin and mention.exclusion == "reference-point"
+        ):
             return None
         if mention.place is not None:
             return Target(mention.place, part, "explicit")
@@ -173,7 +179,7 @@ class TargetFinder:
             found = self._mention_at[i] = {m.start: m for m in self.mentions(i)}
         return found
 
-    def object_of(self, i: int, pos: int) -> list[Target]:
+    def object_of(self, i: int, pos: int, *, origin: bool = False) -> list[Target]:
         """The capitals governed by a cue ending at `pos`: "entered [the city of]
         Kunduz", "captured Kunduz and Taloqan", or "moved into the periphery" of
         the capital in context. Empty when the object is something else."""
@@ -191,7 +197,7 @@ class TargetFinder:
             start = token.start("word") if token.group("word") else token.start("punct")
             mention = mentions.get(start)
             if mention is not None:
-                return self._coordinated(i, mention, part)
+                return self._coordinated(i, mention, part, origin=origin)
             word = token.group("word")
             if word is None:
                 break
@@ -217,7 +223,9 @@ class TargetFinder:
         implicit = self._implicit(i, pos, part, strong, first_word)
         return [] if implicit is None else [implicit]
 
-    def _coordinated(self, i: int, first: Mention, part: PartClass) -> list[Target]:
+    def _coordinated(
+        self, i: int, first: Mention, part: PartClass, *, origin: bool = False
+    ) -> list[Target]:
         """Targets for `first` and any capitals coordinated with it."""
         sentence = self._sentences[i]
         mentions = self._mentions_by_start(i)
@@ -227,7 +235,7 @@ class TargetFinder:
             after = self._part_after(mention, sentence.end)
             if after is None:
                 break
-            target = self._target(i, mention, part if part != "whole" else after)
+            target = self._target(i, mention, part if part != "whole" else after, origin=origin)
             if target is not None:
                 targets.append(target)
             link = _COORDINATION.match(self._text, mention.end, sentence.end)

@@ -13,7 +13,16 @@ from typing import Literal
 
 from ingest.core.models import AlertKind
 
+EventKind = Literal["threatened", "entered", "captured", "repelled", "retaken"]
+"""What one report says happened: an upward step, or control returning."""
+
+UPWARD: frozenset[EventKind] = frozenset(("threatened", "entered", "captured"))
+RESETS: frozenset[EventKind] = frozenset(("repelled", "retaken"))
 KIND_RANK: dict[AlertKind, int] = {"threatened": 1, "entered": 2, "captured": 3}
+# Within one sentence a reset wins: "attacked Kunduz but was repelled" ends quiet.
+SENTENCE_PRIORITY: dict[EventKind, int] = {
+    "threatened": 1, "entered": 2, "captured": 3, "repelled": 4, "retaken": 5,
+}
 
 PartClass = Literal["whole", "edge", "fringe", "inside", "around", "seat"]
 
@@ -102,7 +111,7 @@ _NEAR_PREPS = frozenset({"near", "around", "outside", "close to", "towards", "to
 
 # A delegation "arrived in Kabul": reaching a city as such is no incursion.
 # "Moved into the outskirts" is an entry; "captured the outskirts" only a threat.
-_VERB_KINDS: dict[str, dict[PartClass, AlertKind | None]] = {
+_VERB_KINDS: dict[str, dict[PartClass, EventKind | None]] = {
     "capture": {
         "whole": "captured", "seat": "captured", "inside": "entered",
         "fringe": "threatened", "edge": "threatened", "around": "threatened",
@@ -123,10 +132,23 @@ _VERB_KINDS: dict[str, dict[PartClass, AlertKind | None]] = {
         "whole": "captured", "seat": "captured", "inside": "captured",
         "fringe": "threatened", "edge": "threatened", "around": "threatened",
     },
+    # Retaking part of a city is no retaking; pushing them from its edge repels them.
+    "retake": {
+        "whole": "retaken", "seat": "retaken", "inside": None,
+        "fringe": "repelled", "edge": "repelled", "around": "repelled",
+    },
+    "repel": {
+        "whole": "repelled", "seat": "repelled", "inside": "repelled",
+        "fringe": "repelled", "edge": "repelled", "around": "repelled",
+    },
+    "government_held": {
+        "whole": None, "seat": None, "inside": None,
+        "fringe": None, "edge": None, "around": None,
+    },
 }  # fmt: skip
 
 
-def verb_kind(verb: str, part: PartClass) -> AlertKind | None:
+def verb_kind(verb: str, part: PartClass) -> EventKind | None:
     """The incursion kind a verb class signals for an object naming `part` of a city."""
     return _VERB_KINDS[verb][part]
 
