@@ -241,7 +241,10 @@ def test_repeated_entries_are_emitted_once_and_counted() -> None:
             b'<?xml version="1.0"?><rss version="2.0"><channel><title>Broken</ti',
             "malformed feed XML",
         ),
-        (b'{"items": []}', "malformed XML"),
+        (b'{"items": []}', "JSON without a JSON Feed version"),
+        (b'{"version": "https://jsonfeed.org/version/1.1", "items": [', "malformed JSON Feed"),
+        (b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url>',
+         "malformed sitemap XML"),
         (b"<?xml version='1.0'?><catalog><book/></catalog>", "no RSS or Atom root element"),
     ],
 )

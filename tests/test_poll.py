@@ -76,6 +76,7 @@ class Rig:
     feed: FeedConfig
 
     async def poll(self, state: FeedState | None = None, **kwargs: Any) -> PollResult:
+        kwargs.setdefault("schedule", PollSchedule(jitter=0.0))
         return await poll_feed(
             self.client,
             self.feed,
@@ -282,7 +283,7 @@ def test_retry_after_on_429_sets_the_next_poll() -> None:
 def test_retry_after_on_503_is_clamped_to_the_max_interval() -> None:
     async def scenario() -> None:
         server = FeedServer(status=503, headers={"Retry-After": str(3 * 86400)})
-        schedule = PollSchedule(max_interval=timedelta(hours=24))
+        schedule = PollSchedule(max_interval=timedelta(hours=24), jitter=0.0)
         async with rig(server) as r:
             result = await r.poll(schedule=schedule)
         assert result.next_poll == result.polled_at + timedelta(hours=24)

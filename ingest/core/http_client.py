@@ -22,78 +22,38 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import ClassVar, Literal
+from typing import Literal
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
+from ingest.core.http_errors import (
+    BodyTooLarge,
+    ConnectFailure,
+    ContentTypeRefused,
+    DnsFailure,
+    HttpError,
+    HttpStatusError,
+    HttpTimeout,
+    InvalidUrl,
+    PrivateAddressRefused,
+    RedirectError,
+    TlsFailure,
+)
 from ingest.core.settings import HttpSettings
+
+__all__ = [
+    "BodyTooLarge", "ConnectFailure", "ContentTypeRefused", "DnsFailure", "HttpClient",
+    "HttpError", "HttpResponse", "HttpStatusError", "HttpTimeout", "InvalidUrl",
+    "PrivateAddressRefused", "RedirectError", "TlsFailure", "is_public_address",
+    "parse_content_type", "retry_after_seconds",
+]
 
 TooLarge = Literal["truncate", "refuse"]
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 65_536
-
-
-class HttpError(Exception):
-    """A request that produced no usable response. `str()` is one line naming the URL."""
-
-    kind: ClassVar[str] = "http"
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"{reason}: {url}")
-        self.url = url
-        self.reason = reason
-
-
-class HttpTimeout(HttpError):
-    kind = "timeout"
-
-
-class BodyTooLarge(HttpError):
-    kind = "too_large"
-
-
-class RedirectError(HttpError):
-    """Too many redirects, a loop, or a redirect to something that is not http(s)."""
-
-    kind = "redirect"
-
-
-class PrivateAddressRefused(HttpError):
-    kind = "private_address"
-
-
-class DnsFailure(HttpError):
-    kind = "dns"
-
-
-class ConnectFailure(HttpError):
-    """Connection refused, reset or unreachable, or the server hung up mid-response."""
-
-    kind = "connection"
-
-
-class TlsFailure(HttpError):
-    kind = "tls"
-
-
-class InvalidUrl(HttpError):
-    kind = "invalid_url"
-
-
-class ContentTypeRefused(HttpError):
-    kind = "content_type"
-
-
-class HttpStatusError(HttpError):
-    kind = "status"
-
-    def __init__(self, url: str, status: int, reason: str, retry_after: str | None) -> None:
-        super().__init__(url, f"HTTP {status} {reason}".rstrip())
-        self.status = status
-        self.retry_after = retry_after
 
 
 class _PrivateAddressError(OSError):
@@ -117,6 +77,9 @@ class HttpResponse:
     content_type: str | None = None
     retry_after: str | None = None
     cache_control: str | None = None
+    expires: str | None = None
+    permanent_url: str | None = None
+    """where an unbroken chain of 301/308 from the requested URL led, if it did"""
 
     @property
     def media_type(self) -> str | None:
@@ -275,6 +238,8 @@ class HttpClient:
         budget = self.settings.total_timeout.total_seconds()
         current = url
         visited: set[str] = set()
+        permanent: str | None = None
+        still_permanent = True
         for hop in range(self.settings.max_redirects + 1):
             target = self._check_url(current, url)
             visited.add(str(target))
@@ -283,12 +248,18 @@ class HttpClient:
                 step = await self._request(target, req, remaining)
             if isinstance(step, HttpResponse):
                 elapsed = (time.monotonic() - started) * 1000.0
-                return replace(step, url=url, elapsed_ms=elapsed, redirects=hop)
+                return replace(
+                    step, url=url, elapsed_ms=elapsed, redirects=hop, permanent_url=permanent
+                )
+            nxt, status = step
             if hop >= self.settings.max_redirects:
                 raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
-            if str(step) in visited:
-                raise RedirectError(url, f"redirect loop back to {step}")
-            current = str(step)
+            if str(nxt) in visited:
+                raise RedirectError(url, f"redirect loop back to {nxt}")
+            still_permanent = still_permanent and status in (301, 308)
+            if still_permanent:
+                permanent = str(nxt)
+            current = str(nxt)
         raise AssertionError("unreachable: the loop returns or raises")
 
     def _check_url(self, current: str, original: str) -> URL:
@@ -307,8 +278,10 @@ class HttpClient:
                 raise PrivateAddressRefused(original, f"refused non-public address {target.host}")
         return target
 
-    async def _request(self, target: URL, req: _Request, timeout: float) -> HttpResponse | URL:
-        """One hop: the response, or the URL a redirect points to."""
+    async def _request(
+        self, target: URL, req: _Request, timeout: float
+    ) -> HttpResponse | tuple[URL, int]:
+        """One hop: the response, or the URL a redirect points to and its status."""
         session = self._get_session()
         try:
             async with asyncio.timeout(timeout):
@@ -317,7 +290,7 @@ class HttpClient:
                 ) as resp:
                     location = resp.headers.get("Location")
                     if resp.status in _REDIRECTS and location:
-                        return _redirect_target(resp.url, location, req.url)
+                        return _redirect_target(resp.url, location, req.url), resp.status
                     body, truncated = b"", False
                     if 200 <= resp.status < 300:
                         _check_type(resp, req)
@@ -381,7 +354,7 @@ def _response(resp: aiohttp.ClientResponse, body: bytes, truncated: bool) -> Htt
         reason=resp.reason or "", body=body, truncated=truncated, elapsed_ms=0.0, redirects=0,
         etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
         content_type=h.get("Content-Type"), retry_after=h.get("Retry-After"),
-        cache_control=h.get("Cache-Control"),
+        cache_control=h.get("Cache-Control"), expires=h.get("Expires"),
     )
 
 

@@ -12,6 +12,7 @@ is kept, cut at the cap and flagged `truncated`.
 from __future__ import annotations
 
 import structlog
+from yarl import URL
 
 from ingest.core.http_client import (
     ConnectFailure,
@@ -24,6 +25,8 @@ from ingest.core.http_client import (
 )
 from ingest.core.models import Item, RawPage, utc_now
 from ingest.fetcher.charset import decode_html
+from ingest.fetcher.pacing import HostPacer
+from ingest.fetcher.robots import RobotsCache
 
 log = structlog.get_logger(__name__)
 
@@ -52,8 +55,26 @@ class FetchError(Exception):
         self.retry_after = retry_after
 
 
-async def fetch_page(client: HttpClient, item: Item, max_bytes: int) -> RawPage:
-    """Fetch `item.url` (following redirects) as an HTML page; raise `FetchError`."""
+async def fetch_page(
+    client: HttpClient, item: Item, max_bytes: int, *, robots: RobotsCache | None = None,
+    pacer: HostPacer | None = None,
+) -> RawPage:
+    """Fetch `item.url` (following redirects) as an HTML page; raise `FetchError`.
+
+    With `robots`, a page its host's robots.txt disallows is a permanent
+    error (an unreadable robots.txt a transient one); with `pacer`, the
+    request waits for the host's next slot, and a 429/503 Retry-After pauses
+    the whole host.
+    """
+    host = URL(item.url).host or ""
+    crawl_delay = None
+    if robots is not None:
+        verdict = await robots.check(item.url)
+        if not verdict.allowed:
+            raise FetchError(item.url, verdict.reason, permanent=not verdict.transient)
+        crawl_delay = verdict.crawl_delay
+    if pacer is not None:
+        await pacer.wait(host, crawl_delay)
     try:
         resp = await client.get(
             item.url, max_bytes=max_bytes, on_too_large="truncate",
@@ -63,9 +84,12 @@ async def fetch_page(client: HttpClient, item: Item, max_bytes: int) -> RawPage:
     except HttpStatusError as exc:
         status = exc.status
         transient = status >= 500 or status in _TRANSIENT_STATUSES
+        wait = retry_after_seconds(exc.retry_after)
+        if pacer is not None and status in (429, 503):
+            pacer.pause(host, wait if wait is not None else 60.0)
         raise FetchError(
             item.url, str(exc), permanent=not transient, status=status,
-            retry_after=retry_after_seconds(exc.retry_after),
+            retry_after=wait,
         ) from exc
     except HttpError as exc:
         transient = isinstance(exc, _TRANSIENT_ERRORS)

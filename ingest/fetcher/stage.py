@@ -3,10 +3,12 @@
 consume:   `news.items` (Item)
 transform: `fetch_page` for the whole batch concurrently, on one event loop and
            one HTTP client that live as long as the stage (the client enforces
-           the global and per-host limits, timeouts and the size cap); a
-           transient failure is retried a few times with backoff, a permanent
-           one (404, 410, refused address, not HTML) is dead-lettered with its
-           reason
+           the global and per-host concurrency limits, timeouts and the size
+           cap; `HostPacer` spaces requests to one host; `RobotsCache` applies
+           robots.txt unless the item's feed or `[http] robots_txt` turns it
+           off); a transient failure is retried a few times with backoff, a
+           permanent one (404, 410, refused address, not HTML, disallowed by
+           robots.txt) is dead-lettered with its reason
 produce:   `news.raw` (RawPage), in the order consumed
 """
 
@@ -14,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
@@ -24,6 +28,9 @@ from ingest.core.runtime import BadInput, Inbound, Output, Result
 from ingest.core.settings import Settings
 from ingest.core.topics import ITEMS, RAW
 from ingest.fetcher.fetch import FetchError, fetch_page
+from ingest.fetcher.pacing import HostPacer
+from ingest.fetcher.robots import RobotsCache
+from ingest.poller.telemetry import FetcherMetrics, TelemetryServer
 
 log = structlog.get_logger()
 
@@ -37,9 +44,21 @@ class FetcherStage:
     input = ITEMS
 
     def __init__(self, settings: Settings) -> None:
-        self.max_bytes = settings.http.max_page_bytes
+        http = settings.http
+        self.max_bytes = http.max_page_bytes
         self.loop = asyncio.new_event_loop()
-        self.client = HttpClient(settings.http)
+        self.client = HttpClient(http)
+        self.robots = RobotsCache(self.client, ttl_s=http.robots_cache.total_seconds())
+        self.pacer = HostPacer(http.per_host_min_interval.total_seconds())
+        self.obey = {f.url: f.robots for f in settings.feeds if f.robots is not None}
+        self.obey_default = http.robots_txt
+        self.metrics = FetcherMetrics()
+        self.server = None
+        if http.fetcher_metrics_port:
+            self.server = TelemetryServer(
+                self.metrics.registry, self._health, host=settings.poller.metrics_host,
+                port=http.fetcher_metrics_port,
+            )
 
     def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
         items = [inbound.payload_as(Item) for inbound in batch]
@@ -49,24 +68,38 @@ class FetcherStage:
         return list(await asyncio.gather(*(self._fetch(item) for item in items)))
 
     async def _fetch(self, item: Item) -> Result:
+        robots = self.robots if self.obey.get(item.feed_url, self.obey_default) else None
         for attempt in range(1, ATTEMPTS + 1):
+            started = time.monotonic()
             try:
-                page = await fetch_page(self.client, item, self.max_bytes)
+                page = await fetch_page(self.client, item, self.max_bytes, robots=robots,
+                                        pacer=self.pacer)
             except FetchError as exc:
+                self.metrics.latency.observe(time.monotonic() - started)
                 if exc.permanent or attempt == ATTEMPTS:
+                    self.metrics.pages.labels("failed").inc()
                     log.warning("page_not_fetched", url=item.url, reason=str(exc),
                                 attempts=attempt, permanent=exc.permanent)
                     return BadInput(str(exc) if exc.permanent
                                     else f"{exc} (gave up after {attempt} attempts)")
+                self.metrics.pages.labels("retried").inc()
                 delay = exc.retry_after or FIRST_BACKOFF_S * 2 ** (attempt - 1)
                 await asyncio.sleep(min(delay, MAX_BACKOFF_S) * random.uniform(0.8, 1.2))
                 continue
+            self.metrics.latency.observe(page.elapsed_ms / 1000.0)
+            self.metrics.pages.labels("fetched").inc()
+            self.metrics.bytes.inc(len(page.html))
             log.info("page_fetched", url=item.url, final_url=page.final_url, status=page.status,
                      chars=len(page.html), truncated=page.truncated, ms=round(page.elapsed_ms))
             return [Output(RAW, item.item_id, page)]
         raise AssertionError("unreachable: the last attempt returns")
 
+    def _health(self) -> tuple[bool, dict[str, Any]]:
+        return not self.loop.is_closed(), {}
+
     def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
         self.loop.run_until_complete(self.client.close())
         self.loop.close()
 

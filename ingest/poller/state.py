@@ -1,12 +1,14 @@
 """Durable per-feed poller state in SQLite: validators, health, schedule, emitted entries.
 
 `FeedStateStore` owns one SQLite file under the data folder it is given; open
-it once per poller process and `close()` it at shutdown. `load()` returns a
-`FeedState` snapshot; `commit_poll()` writes a poll's outcome and marks its new
-entries emitted in ONE transaction, and must be called only after those items
-were delivered (produced and flushed): a crash before it leaves the old
-validators in place, so the next poll fetches, parses and offers the same
-items again instead of losing them.
+it once per poller process and `close()` it at shutdown. Several poller
+processes on one machine may share the file (WAL, busy timeout): the group
+assignment guarantees that only one of them polls a given feed at a time.
+`load()` returns a `FeedState` snapshot; `commit_polls()` writes polls'
+outcomes and marks their new entries emitted in ONE transaction, and must be
+called only after those items were delivered (produced and flushed): a crash
+before it leaves the old validators in place, so the next poll fetches,
+parses and offers the same items again instead of losing them.
 
 Emitted entry keys are forgotten once they have been absent from the feed for
 `retention` (default 30 days). An entry still in the latest parsed body is
@@ -15,32 +17,77 @@ never forgotten, however long the feed stays unchanged (304 or same hash).
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ingest.core.models import Item, utc_now
-from ingest.poller.feeds import entry_key
+from ingest.poller.entries import entry_key
+from ingest.poller.health import Health
 
 if TYPE_CHECKING:
     from ingest.poller.poll import PollResult
 
 STATE_FILE = "poller-state.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the poller knows about one feed between polls (a snapshot, not live)."""
+
+    feed_url: str
+    """the feed's identity: the URL it was configured with"""
+    url: str | None = None
+    """where it lives now, after a permanent redirect (None: at `feed_url`)"""
+    etag: str | None = None
+    last_modified: str | None = None
+    content_hash: str | None = None
+    validators_trusted: bool = True
+    """False once the server answered 304 although the feed had changed"""
+    consecutive_errors: int = 0
+    not_found: int = 0
+    not_modified_streak: int = 0
+    last_status: int | None = None
+    last_error: str | None = None
+    last_success: datetime | None = None
+    last_polled: datetime | None = None
+    last_changed: datetime | None = None
+    """the last time the body changed (and was parsed)"""
+    next_poll: datetime | None = None
+    health: Health = "ok"
+    health_reason: str | None = None
+    polls: int = 0
+    errors: int = 0
+    items_emitted: int = 0
+    item_rate: float | None = None
+    """new items per day, smoothed over parses"""
+    interval_s: float | None = None
+    """the adaptive interval (None: the configured one)"""
+    publisher_period_s: float | None = None
+    """the feed's own `<ttl>`/`sy:updatePeriod`, from the last parse"""
+    emitted: frozenset[str] = frozenset()
+    """`entry_key`s of entries already delivered (filled by `load`, not by `load_all`)"""
+
+    @property
+    def current_url(self) -> str:
+        return self.url or self.feed_url
+
+
+_TYPES = {"str": "TEXT", "int": "INTEGER", "bool": "INTEGER", "float": "REAL",
+          "datetime": "INTEGER", "Health": "TEXT"}
+_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (f.name, next(t for t in _TYPES if str(f.type).startswith(t)))
+    for f in dataclasses.fields(FeedState) if f.name not in ("feed_url", "emitted")
+)
+_NAMES = ", ".join(name for name, _ in _COLUMNS)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
     feed_url TEXT PRIMARY KEY,
-    etag TEXT,
-    last_modified TEXT,
-    content_hash TEXT,
-    consecutive_errors INTEGER NOT NULL DEFAULT 0,
-    last_status INTEGER,
-    last_error TEXT,
-    last_success INTEGER,
-    next_poll INTEGER,
     generation INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS emitted (
@@ -52,30 +99,19 @@ CREATE TABLE IF NOT EXISTS emitted (
     seen_generation INTEGER NOT NULL,
     PRIMARY KEY (feed_url, entry_key)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS emitted_item ON emitted (feed_url, item_id);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
 """
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the poller knows about one feed between polls (a snapshot, not live)."""
-
-    feed_url: str
-    etag: str | None = None
-    last_modified: str | None = None
-    content_hash: str | None = None
-    consecutive_errors: int = 0
-    last_status: int | None = None
-    last_error: str | None = None
-    last_success: datetime | None = None
-    next_poll: datetime | None = None
-    emitted: frozenset[str] = frozenset()
-    """`entry_key`s of entries already delivered"""
-
-
+# Column names come from FeedState's fields, never from input.
+_UPSERT = (
+    f"INSERT INTO feeds (feed_url, generation, {_NAMES})"  # noqa: S608
+    f" VALUES (?, ?, {', '.join('?' for _ in _COLUMNS)}) ON CONFLICT (feed_url) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name, _ in _COLUMNS)
+    + ", generation = feeds.generation + excluded.generation"
+)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -85,12 +121,29 @@ def _us(when: datetime) -> int:
     return (when - _EPOCH) // _MICROSECOND
 
 
-def _ts(when: datetime | None) -> int | None:
-    return None if when is None else _us(when)
+def _to_db(kind: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "datetime":
+        return _us(value)
+    return int(value) if kind == "bool" else value
 
 
-def _dt(us: int | None) -> datetime | None:
-    return None if us is None else _EPOCH + us * _MICROSECOND
+def _from_db(kind: str, value: Any) -> Any:
+    if value is None:
+        return True if kind == "bool" else None
+    if kind == "datetime":
+        return _EPOCH + value * _MICROSECOND
+    return bool(value) if kind == "bool" else value
+
+
+def _state(feed_url: str, row: Sequence[Any], emitted: frozenset[str]) -> FeedState:
+    values = {name: _from_db(kind, v) for (name, kind), v in zip(_COLUMNS, row, strict=True)}
+    for name in ("consecutive_errors", "not_found", "not_modified_streak", "polls", "errors",
+                 "items_emitted"):
+        values[name] = values[name] or 0
+    values["health"] = values["health"] or "ok"
+    return FeedState(feed_url=feed_url, emitted=emitted, **values)
 
 
 class FeedStateStore:
@@ -102,11 +155,16 @@ class FeedStateStore:
         self.retention = retention
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout=10000")  # another poller process writing
         # WAL survives a process crash with every committed transaction; a
         # power loss may drop the last few, which only re-emits (at-least-once).
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {r[1] for r in self._db.execute("PRAGMA table_info(feeds)")}
+        for name, kind in _COLUMNS:
+            if name not in have:  # older files gain the columns added since
+                self._db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {_TYPES[kind]}")
 
     def close(self) -> None:
         with self._lock:
@@ -119,24 +177,34 @@ class FeedStateStore:
         self.close()
 
     def load(self, feed_url: str) -> FeedState:
-        """The stored state of a feed; a blank state for a feed never polled."""
+        """The stored state of a feed with its emitted keys; a blank state if never polled."""
+        keys, _ = self.known_entries(feed_url)
+        state = self.load_all([feed_url]).get(feed_url)
+        return dataclasses.replace(state or FeedState(feed_url), emitted=keys)
+
+    def load_all(self, feed_urls: Iterable[str] | None = None) -> dict[str, FeedState]:
+        """Stored states (without emitted keys) of the given feeds, or of every feed."""
+        wanted = None if feed_urls is None else set(feed_urls)
+        query = f"SELECT feed_url, {_NAMES} FROM feeds"  # noqa: S608 (our column names)
         with self._lock:
-            row = self._db.execute(
-                "SELECT etag, last_modified, content_hash, consecutive_errors, last_status,"
-                " last_error, last_success, next_poll FROM feeds WHERE feed_url = ?",
-                (feed_url,),
-            ).fetchone()
-            keys = self._db.execute(
-                "SELECT entry_key FROM emitted WHERE feed_url = ?", (feed_url,)
+            if wanted is not None and len(wanted) <= 500:
+                marks = ", ".join("?" for _ in wanted)
+                cursor = self._db.execute(f"{query} WHERE feed_url IN ({marks})", tuple(wanted))
+            else:
+                cursor = self._db.execute(query)
+            rows = cursor.fetchall()
+        return {
+            r[0]: _state(r[0], r[1:], frozenset())
+            for r in rows if wanted is None or r[0] in wanted
+        }
+
+    def known_entries(self, feed_url: str) -> tuple[frozenset[str], frozenset[str]]:
+        """Entry keys and item ids already delivered for a feed."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entry_key, item_id FROM emitted WHERE feed_url = ?", (feed_url,)
             ).fetchall()
-        emitted = frozenset(k for (k,) in keys)
-        if row is None:
-            return FeedState(feed_url=feed_url, emitted=emitted)
-        return FeedState(
-            feed_url=feed_url, etag=row[0], last_modified=row[1], content_hash=row[2],
-            consecutive_errors=row[3], last_status=row[4], last_error=row[5],
-            last_success=_dt(row[6]), next_poll=_dt(row[7]), emitted=emitted,
-        )
+        return frozenset(k for k, _ in rows), frozenset(i for _, i in rows)
 
     def adopt_broker(self, cluster_id: str) -> bool:
         """Bind the state to a Kafka cluster; True if it replaced another one.
@@ -165,35 +233,40 @@ class FeedStateStore:
 
     def next_polls(self) -> dict[str, datetime | None]:
         """Every known feed with the time it is due (None: as soon as possible)."""
-        with self._lock:
-            rows = self._db.execute("SELECT feed_url, next_poll FROM feeds").fetchall()
-        return {url: _dt(ts) for url, ts in rows}
+        return {url: s.next_poll for url, s in self.load_all().items()}
 
     def commit_poll(self, result: PollResult) -> None:
-        """Persist a poll: its new state, its new items as emitted, retention upkeep.
+        """Persist one poll; see `commit_polls`."""
+        self.commit_polls([result])
 
-        Call only after `result.new_items` were delivered to Kafka.
+    def commit_polls(self, results: Sequence[PollResult]) -> None:
+        """Persist polls: new states, new items as emitted, retention upkeep; one transaction.
+
+        Call only after every result's `new_items` were delivered to Kafka.
         """
+        with self._lock, self._transaction():
+            for result in results:
+                self._commit(result)
+
+    def _commit(self, result: PollResult) -> None:
         state = result.state
         now = _us(result.polled_at)
-        with self._lock, self._transaction():
-            self._save(state, bump_generation=result.parsed)
-            if not result.parsed:
-                return
-            (gen,) = self._db.execute(
-                "SELECT generation FROM feeds WHERE feed_url = ?", (state.feed_url,)
-            ).fetchone()
-            self._insert(state.feed_url, result.new_items, now, gen)
-            self._db.executemany(
-                "UPDATE emitted SET last_seen = ?, seen_generation = ?"
-                " WHERE feed_url = ? AND entry_key = ?",
-                [(now, gen, state.feed_url, key) for key in result.seen_keys],
-            )
-            self._db.execute(
-                "DELETE FROM emitted WHERE feed_url = ? AND seen_generation < ?"
-                " AND last_seen < ?",
-                (state.feed_url, gen, now - self.retention // _MICROSECOND),
-            )
+        self._save(state, bump_generation=result.parsed)
+        if not result.parsed:
+            return
+        (gen,) = self._db.execute(
+            "SELECT generation FROM feeds WHERE feed_url = ?", (state.feed_url,)
+        ).fetchone()
+        self._insert(state.feed_url, (*result.new_items, *result.adopted), now, gen)
+        self._db.executemany(
+            "UPDATE emitted SET last_seen = ?, seen_generation = ?"
+            " WHERE feed_url = ? AND entry_key = ?",
+            [(now, gen, state.feed_url, key) for key in result.seen_keys],
+        )
+        self._db.execute(
+            "DELETE FROM emitted WHERE feed_url = ? AND seen_generation < ? AND last_seen < ?",
+            (state.feed_url, gen, now - self.retention // _MICROSECOND),
+        )
 
     def mark_emitted(
         self, feed_url: str, items: Iterable[Item], when: datetime | None = None
@@ -217,20 +290,9 @@ class FeedStateStore:
 
     def _save(self, state: FeedState, *, bump_generation: bool) -> None:
         self._db.execute(
-            "INSERT INTO feeds (feed_url, etag, last_modified, content_hash, consecutive_errors,"
-            " last_status, last_error, last_success, next_poll, generation)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (feed_url) DO UPDATE SET etag = excluded.etag,"
-            " last_modified = excluded.last_modified, content_hash = excluded.content_hash,"
-            " consecutive_errors = excluded.consecutive_errors,"
-            " last_status = excluded.last_status, last_error = excluded.last_error,"
-            " last_success = excluded.last_success, next_poll = excluded.next_poll,"
-            " generation = feeds.generation + excluded.generation",
-            (
-                state.feed_url, state.etag, state.last_modified, state.content_hash,
-                state.consecutive_errors, state.last_status, state.last_error,
-                _ts(state.last_success), _ts(state.next_poll), int(bump_generation),
-            ),
+            _UPSERT,
+            (state.feed_url, int(bump_generation),
+             *(_to_db(kind, getattr(state, name)) for name, kind in _COLUMNS)),
         )
 
     def _transaction(self) -> _Transaction:
