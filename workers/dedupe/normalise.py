@@ -1,13 +1,20 @@
-"""Text normalisation for exact-duplicate detection.
+"""Text normalisation for duplicate detection.
 
 Two copies of a wire story differ in trivia: curly or straight quotes, dashes,
 case, line breaks, non-breaking spaces, soft hyphens, full-width forms. After
 `normalise_text` those copies are equal, so `text_hash` is too.
+
+They also differ in what each outlet wraps around the story: a dateline with
+an agency tag ("KABUL (Wire) —"), a byline, a credit line ("NYTIMES,
+BLOOMBERG"), "Read more: ..." and "Share this story" lines. `strip_furniture`
+removes those before the near-duplicate comparison, so that they neither hide
+a copy nor make two different stories look alike.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import unicodedata
 
 
@@ -34,6 +41,59 @@ class _PunctuationTable(dict[int, str | None]):
 
 
 _TABLE = _PunctuationTable()
+
+# "KABUL (Wire) —", "KABUL, June 20 (Reuters) -", "KABUL •", "KABUL, Afghanistan —",
+# "(AP) —": an upper-case place, optional date and agency, then a dash or bullet.
+_DATELINE = re.compile(
+    r"""^\s*(?:
+        [A-Z][A-Z.'\u2019\- ]{1,40}(?:,\s*[A-Z][A-Za-z.]+(?:\s+\d{1,2})?)*   # place, region, date
+        (?:\s*\([^()]{1,40}\))?                                     # (agency)
+      | \([^()]{1,40}\)                                             # (agency) alone
+    )\s*[—\u2013\-:•|]+\s*""",
+    re.VERBOSE,
+)
+# Whole paragraphs that an outlet adds around a story rather than part of it.
+_FURNITURE = re.compile(
+    r"""^\s*\(?\s*(?:
+        read\ (?:more|also|next)|also\ read|related(?:\ stories|\ articles)?\s*:|see\ also|
+        more\ on\ this|share\ this|share\ on|follow\ us|follow\ the|sign\ up|subscribe|
+        click\ here|distributed\ by|republished|syndicated|this\ (?:article|story)\ (?:was|first|
+        originally|has\ been)|originally\ published|copyright|©|all\ rights\ reserved|
+        (?:additional\ )?reporting\ by|with\ (?:additional\ )?reporting|editing\ by|
+        writing\ by|compiled\ by|photo\s*:|image\s*:|caption\s*:|advertisement|
+        listen\ to\ this|download\ our\ app|get\ our|watch\s*:|updated\ (?:on|at)
+    )""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_NAME = r"[\w.'\u2019\- ]+"
+_BYLINE = re.compile(rf"^\s*(?:by|from)\s+{_NAME}(?:\s+(?:and|&)\s+{_NAME})?", re.IGNORECASE)
+_AGENCY_WORDS = re.compile(r"^[A-Z0-9][A-Z0-9 .,/&'\u2019\-]*$")
+
+
+def strip_furniture(text: str) -> str:
+    """`text` without datelines, agency tags, bylines, credits and site boilerplate lines.
+
+    Works paragraph by paragraph (lines, or blank-line separated blocks): a
+    paragraph is dropped when it is a known boilerplate line, a short byline,
+    or a short all-capitals credit ("NYTIMES, BLOOMBERG"); a dateline is cut
+    from the start of the first paragraphs. The story's own sentences are
+    kept, in order, one per line.
+    """
+    kept: list[str] = []
+    for raw in text.splitlines():
+        paragraph = raw.strip()
+        if not paragraph:
+            continue
+        words = len(paragraph.split())
+        if words <= 40 and _FURNITURE.match(paragraph):
+            continue
+        if words <= 8 and (_BYLINE.match(paragraph) or _AGENCY_WORDS.match(paragraph)):
+            continue
+        if len(kept) < 2:
+            paragraph = _DATELINE.sub("", paragraph, count=1)
+        if paragraph:
+            kept.append(paragraph)
+    return "\n".join(kept)
 
 
 def normalise_text(text: str) -> str:

@@ -1,0 +1,96 @@
+"""Story terms: the who and where of an article, to group independent reports of one event.
+
+Two outlets reporting the same event in their own words share few word
+shingles but name the same actors and places. The terms of an article are
+the capitalised words it uses inside sentences (not a sentence's first word,
+not a stop word or a weekday or month), folded to lower case. The rarest of
+them in the recent stream say what the article is about: "Kunduz", "Maimana",
+"Faryab" rather than "Afghanistan", once the index has seen enough articles
+about Afghanistan.
+
+`same_story` is deliberately strict: a report joins a story only when most of
+its rarest terms are the story's and several of them are, since merging two
+different events would let one outlet's report corroborate another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+import numpy.typing as npt
+
+# Words with a capital letter anywhere ("Kunduz", "RSF", "al-Shabaab", "M23").
+_CAPITALISED = re.compile(
+    r"(?<![\w'\u2019\-])(?:[^\W\d_a-z\u00df-\u00ff]|[a-z]{1,3}-(?=[^\W\d_a-z]))[\w'\u2019\-]*"
+)
+_NAME_LIKE = re.compile(r"[^\W_a-z\u00df-\u00ff]")
+_POSSESSIVE = re.compile(r"['\u2019]s$")
+_SENTENCE_END = re.compile(r"[.!?…:\"“”]\s*$")
+_STOP_WORDS = """
+    a an and as at but by for from he her his i if in into it its mr mrs ms dr no not of on
+    or our she so that the their there these they this those to we what when where which who
+    why with you your after before while since during until under over about also all any
+    more most some such than then today tomorrow yesterday monday tuesday wednesday thursday
+    friday saturday sunday january february march april may june july august september october
+    november december said says according would could should will can one two three however
+    meanwhile earlier later last next many several both each other own my me us"""
+_STOP = frozenset(_STOP_WORDS.split())
+TOP_TERMS = 10
+MIN_SHARED = 4
+MIN_SHARE = 0.4
+
+
+def terms(text: str) -> set[str]:
+    """Lower-cased capitalised words (possessive 's removed), stop words excluded.
+
+    A word shaped like a name (an inner capital or a digit: "RSF", "M23",
+    "al-Shabaab") counts wherever it stands; another capitalised word counts
+    only inside a sentence, so "Residents said ..." adds nothing while "the
+    Taliban" and "in Kunduz" do.
+    """
+    found: set[str] = set()
+    for match in _CAPITALISED.finditer(text):
+        word = match.group()
+        if not _NAME_LIKE.search(word, 1):
+            before = text[max(0, match.start() - 3) : match.start()]
+            if match.start() == 0 or _SENTENCE_END.search(before) or "\n" in before:
+                continue
+        folded = _POSSESSIVE.sub("", word).strip("-'\u2019").casefold()
+        if len(folded) > 1 and folded not in _STOP:
+            found.add(folded)
+    return found
+
+
+def term_id(term: str) -> int:
+    """A stable signed 64-bit id for a term (SQLite INTEGER)."""
+    digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def weights(document_frequency: npt.NDArray[np.int64], total: int) -> npt.NDArray[np.float64]:
+    """Inverse document frequency: a term in every recent article weighs about 0."""
+    return np.log((total + 1) / (document_frequency + 0.5))
+
+
+def overlap(
+    mine: npt.NDArray[np.int64],
+    my_weights: npt.NDArray[np.float64],
+    theirs: npt.NDArray[np.int64],
+    their_weights: npt.NDArray[np.float64],
+) -> float:
+    """Weight of the shared terms over the weight of the smaller term set (0 when too few).
+
+    `mine` and `theirs` are sorted unique term ids, each with its weights.
+    """
+    shared = np.isin(mine, theirs, assume_unique=True)
+    if np.count_nonzero(shared) < MIN_SHARED:
+        return 0.0
+    smaller = min(float(my_weights.sum()), float(their_weights.sum()))
+    return float(my_weights[shared].sum()) / smaller if smaller > 0 else 0.0
+
+
+def same_story(score: float) -> bool:
+    """Whether an `overlap` score says two articles report the same event."""
+    return score >= MIN_SHARE
