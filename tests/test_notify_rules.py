@@ -1,0 +1,92 @@
+"""Matching, quiet hours, digests and minimum sources: pure rules plus the ledger."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ingest.core.models import QuietHours, SubscriptionFilter
+from tests.test_notify_receivers import KUNDUZ, MAIMANA, make_alert, make_sub, plan
+from workers.notify.dispatcher import digest_id
+from workers.notify.filters import SubscriptionIndex, hold_until, quiet_until
+from workers.notify.ledger import Ledger
+
+
+def test_filters_match_on_country_province_capital_kind_actor_and_confidence() -> None:
+    subs = [
+        make_sub("af", "chat", "https://x.example", filters=SubscriptionFilter(countries=["af"])),
+        make_sub("faryab", "chat", "https://x.example",
+                 filters=SubscriptionFilter(provinces=["Faryab"])),
+        make_sub("captured", "chat", "https://x.example",
+                 filters=SubscriptionFilter(min_kind="captured")),
+        make_sub("isk", "chat", "https://x.example", filters=SubscriptionFilter(actors=["ISKP"])),
+        make_sub("sure", "chat", "https://x.example",
+                 filters=SubscriptionFilter(min_confidence=0.95)),
+        make_sub("kunduz-id", "chat", "https://x.example",
+                 filters=SubscriptionFilter(capitals=["geonames:1135689"])),
+    ]
+    index = SubscriptionIndex(subs)
+    assert {s.subscription_id for s in index.match(make_alert(KUNDUZ))} == {"af", "kunduz-id"}
+    assert {s.subscription_id for s in index.match(make_alert(MAIMANA))} == {"af", "faryab"}
+
+
+def test_paused_subscription_matches_nothing() -> None:
+    sub = make_sub("p", "chat", "https://x.example", paused=True)
+    assert SubscriptionIndex([sub]).match(make_alert()) == []
+
+
+def test_min_sources_counts_outlets_not_articles() -> None:
+    sub = make_sub("two", "chat", "https://x.example", filters=SubscriptionFilter(min_sources=2))
+    index = SubscriptionIndex([sub])
+    assert index.match(make_alert(sources=("ledger", "ledger"))) == []
+    assert index.match(make_alert(sources=("ledger", "courier"))) == [sub]
+
+
+def test_min_sources_delays_delivery_until_the_update_that_corroborates(tmp_path: Path) -> None:
+    """First report: one outlet, nothing planned; the update with a second outlet is
+    delivered as the subscriber's first notice ('alert'); a later update as 'update'."""
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    sub = make_sub("two", "webhook", "https://x.example",
+                   filters=SubscriptionFilter(min_sources=2))
+    index = SubscriptionIndex([sub])
+    first = make_alert(sources=("ledger",))
+    assert plan(ledger, first, index.match(first)) == []
+    second = make_alert(sources=("ledger", "courier"))
+    (did,) = plan(ledger, second, index.match(second), ce_type="news.alert.updated.v1")
+    assert ledger.get(did).kind == "alert"  # type: ignore[union-attr]
+    third = make_alert(sources=("ledger", "courier", "herald"))
+    (did3,) = plan(ledger, third, index.match(third), ce_type="news.alert.updated.v1")
+    assert ledger.get(did3).kind == "update"  # type: ignore[union-attr]
+    assert plan(ledger, third, index.match(third), ce_type="news.alert.updated.v1") == []
+
+
+def test_quiet_hours_over_midnight_end_the_next_morning_in_the_local_zone() -> None:
+    quiet = QuietHours(start="22:00", end="07:00", timezone="Asia/Kabul")  # UTC+4:30
+    late = datetime(2021, 6, 22, 18, 0, tzinfo=UTC)  # 22:30 in Kabul
+    assert quiet_until(quiet, late) == datetime(2021, 6, 23, 2, 30, tzinfo=UTC)
+    noon = datetime(2021, 6, 22, 8, 0, tzinfo=UTC)  # 12:30 in Kabul
+    assert quiet_until(quiet, noon) is None
+
+
+def test_digest_mode_holds_until_the_end_of_the_period() -> None:
+    sub = make_sub("d", "chat", "https://x.example", digest_period_s=3600)
+    assert hold_until(sub, datetime(2021, 6, 22, 9, 30, tzinfo=UTC)) == datetime(
+        2021, 6, 22, 10, 0, tzinfo=UTC
+    )
+
+
+def test_alerts_in_quiet_hours_become_one_digest_when_they_end(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    sub = make_sub("q", "webhook", "https://x.example",
+                   quiet_hours=QuietHours(start="22:00", end="07:00", timezone="UTC"))
+    night = datetime(2021, 6, 22, 23, 0, tzinfo=UTC)
+    plan(ledger, make_alert(KUNDUZ), [sub], now=night)
+    plan(ledger, make_alert(MAIMANA, alert_id="alert-maimana"), [sub], now=night)
+    morning = datetime(2021, 6, 23, 7, 0, tzinfo=UTC).timestamp()
+    assert ledger.release_digests(morning - 1, digest_id, 60.0) == []
+    (digest,) = ledger.release_digests(morning, digest_id, 60.0)
+    assert digest.kind == "digest"
+    assert digest.alert_ids == ("alert-kunduz-entered", "alert-maimana")
+    assert digest.delivery_id == digest_id("q", morning)
+    assert ledger.by_status("held") == []
+    assert ledger.release_digests(morning + 10, digest_id, 60.0) == []

@@ -1,0 +1,132 @@
+"""A process's view of a compacted, keyed topic (subscriptions, the delivery ledger).
+
+The view reads every partition from the beginning without a consumer group
+(every process needs the whole table), keeps the latest value per key and
+drops a key on a tombstone. `refresh()` reads up to the end offsets it sees
+when called, so a write acknowledged before the call is visible after it.
+Thread-safe: one lock guards the kafka-python consumer, which is not.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import structlog
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from ingest.core.envelope import DecodeError, decode, encode, event_id
+from ingest.core.models import Payload
+from ingest.core.settings import KafkaSettings
+from ingest.core.topics import Topic
+
+log = structlog.get_logger()
+P = TypeVar("P", bound=Payload)
+
+
+class KeyedView(Generic[P]):
+    """Latest value per key of one compacted topic; created once, `close()`d at shutdown."""
+
+    def __init__(
+        self, kafka: KafkaSettings, topic: Topic, cls: type[P],
+        on_change: Callable[[str, P | None], None] | None = None,
+    ) -> None:
+        self.topic = topic
+        self.cls = cls
+        self.on_change = on_change
+        self._lock = threading.Lock()
+        self._items: dict[str, P] = {}
+        self.version = 0  # bumped on every change, so callers can cache derived data
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=(kafka.bootstrap_servers or "").split(","),
+            client_id=f"{kafka.client_id}-view-{topic.name}",
+            enable_auto_commit=False,
+            request_timeout_ms=max(kafka.request_timeout_ms, kafka.session_timeout_ms + 5000),
+        )
+        parts = self._consumer.partitions_for_topic(topic.name) or {0}
+        self._tps = [TopicPartition(topic.name, p) for p in sorted(parts)]
+        self._consumer.assign(self._tps)
+        self._consumer.seek_to_beginning(*self._tps)
+
+    def refresh(self, timeout: float = 10.0) -> int:
+        """Read what was written before this call; return the number of records applied."""
+        with self._lock:
+            ends = self._consumer.end_offsets(self._tps)
+            applied = 0
+            deadline = time.monotonic() + timeout
+            while any(self._consumer.position(tp) < end for tp, end in ends.items()):
+                if time.monotonic() > deadline:
+                    log.warning("view_refresh_timeout", topic=self.topic.name)
+                    break
+                for records in self._consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        self._apply(record.key, record.value, record.headers or [])
+                        applied += 1
+            return applied
+
+    def _apply(
+        self, raw_key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        if raw_key is None:
+            return
+        key = raw_key.decode()
+        item: P | None = None
+        if value is not None:
+            try:
+                payload = decode(value, headers).payload
+            except DecodeError as exc:
+                log.warning("view_record_skipped", topic=self.topic.name, key=key, reason=str(exc))
+                return
+            if not isinstance(payload, self.cls):
+                return
+            item = payload
+            self._items[key] = item
+        else:
+            self._items.pop(key, None)
+        self.version += 1
+        if self.on_change is not None:
+            self.on_change(key, item)
+
+    def get(self, key: str) -> P | None:
+        return self._items.get(key)
+
+    def values(self) -> list[P]:
+        return list(self._items.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumer.close()
+
+
+class KeyedWriter:
+    """Writes values and tombstones to compacted topics, waiting for `acks=all`."""
+
+    def __init__(self, kafka: KafkaSettings, source: str) -> None:
+        self.source = source
+        self._producer = KafkaProducer(
+            bootstrap_servers=(kafka.bootstrap_servers or "").split(","),
+            client_id=f"{kafka.client_id}-{source.strip('/').replace('/', '-')}",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+        )
+
+    def put(self, topic: Topic, key: str, payload: Payload, *, wait: bool = True) -> None:
+        headers, value = encode(
+            payload, source=self.source,
+            id=event_id(payload.ce_type, key, payload.model_dump_json()),
+        )
+        future = self._producer.send(topic.name, key=key.encode(), value=value, headers=headers)
+        if wait:
+            future.get(timeout=30)
+
+    def delete(self, topic: Topic, key: str) -> None:
+        self._producer.send(topic.name, key=key.encode(), value=None).get(timeout=30)
+
+    def flush(self) -> None:
+        self._producer.flush()
+
+    def close(self) -> None:
+        self._producer.close()

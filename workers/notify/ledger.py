@@ -1,0 +1,326 @@
+"""The durable delivery ledger: one SQLite row per delivery, keyed by its idempotency key.
+
+A delivery's id is a hash of what is delivered (an alert, an update of it, or
+a digest period) and the subscription; `add` ignores an id it already has, so
+a replayed alert, a restarted process or a second notify process on the same
+data folder never creates a second delivery. Rows move
+`held → digested` (folded into a digest row) or `pending → delivered | dead`;
+every attempt is kept in `attempts`. Several processes share one file:
+a row is sent only by the process holding its lease.
+
+Each thread that writes opens its own `Ledger` on the same file; one `Ledger`
+is used by one thread at a time. WAL mode with `synchronous=NORMAL` survives a killed process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS deliveries (
+    delivery_id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    alert_ids TEXT NOT NULL,
+    items TEXT NOT NULL,
+    status TEXT NOT NULL,
+    hold_until REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt REAL NOT NULL,
+    deadline REAL NOT NULL,
+    last_error TEXT,
+    lease_owner TEXT,
+    lease_until REAL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
+CREATE INDEX IF NOT EXISTS deliveries_sub ON deliveries (subscription_id, alert_ids);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    at REAL NOT NULL,
+    ok INTEGER NOT NULL,
+    status INTEGER,
+    error TEXT,
+    PRIMARY KEY (delivery_id, n)
+);
+"""
+
+_COLUMNS = (
+    "delivery_id, subscription_id, channel, kind, alert_ids, items, status, hold_until, "
+    "attempts, next_attempt, deadline, last_error, created, updated"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One row. `items` are `{"kind": "alert"|"update", "alert": {...}}` dicts."""
+
+    delivery_id: str
+    subscription_id: str
+    channel: str
+    kind: str
+    alert_ids: tuple[str, ...]
+    items: tuple[dict[str, Any], ...]
+    status: str
+    hold_until: float | None
+    attempts: int
+    next_attempt: float
+    deadline: float
+    last_error: str | None = None
+    created: float = 0.0
+    updated: float = 0.0
+
+    @classmethod
+    def _from_row(cls, row: Sequence[Any]) -> Delivery:
+        return cls(
+            delivery_id=row[0], subscription_id=row[1], channel=row[2], kind=row[3],
+            alert_ids=tuple(json.loads(row[4])), items=tuple(json.loads(row[5])),
+            status=row[6], hold_until=row[7], attempts=row[8], next_attempt=row[9],
+            deadline=row[10], last_error=row[11], created=row[12], updated=row[13],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    n: int
+    at: float
+    ok: bool
+    status: int | None
+    error: str | None
+
+
+class Ledger:
+    """Owns one SQLite connection; open per thread, `close()` when that thread stops."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # One user at a time, but not always the creating thread (a stage is built in one
+        # thread and may run in another), hence check_same_thread=False.
+        self._db = sqlite3.connect(
+            path, timeout=30.0, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def add(self, deliveries: Iterable[Delivery]) -> list[str]:
+        """Insert the deliveries whose id is new, in one transaction; return the new ids."""
+        added: list[str] = []
+        with self._transaction():
+            for d in deliveries:
+                if self.add_one(d):
+                    added.append(d.delivery_id)
+        return added
+
+    def get(self, delivery_id: str) -> Delivery | None:
+        row = self._db.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_id = ?",  # noqa: S608
+            (delivery_id,),
+        ).fetchone()
+        return Delivery._from_row(row) if row else None
+
+    def told(self, subscription_id: str, alert_id: str) -> bool:
+        """True when the subscription has a delivery (or held item) about this alert."""
+        row = self._db.execute(
+            "SELECT 1 FROM deliveries WHERE subscription_id = ? AND alert_ids = ? LIMIT 1",
+            (subscription_id, json.dumps([alert_id])),
+        ).fetchone()
+        return row is not None
+
+    def by_status(self, status: str) -> list[Delivery]:
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = ? ORDER BY created",  # noqa: S608
+            (status,),
+        ).fetchall()
+        return [Delivery._from_row(r) for r in rows]
+
+    def attempts(self, delivery_id: str) -> list[Attempt]:
+        rows = self._db.execute(
+            "SELECT n, at, ok, status, error FROM attempts WHERE delivery_id = ? ORDER BY n",
+            (delivery_id,),
+        ).fetchall()
+        return [Attempt(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows]
+
+    def claim_due(
+        self, now: float, owner: str, lease_s: float, busy: Sequence[str], limit: int
+    ) -> list[Delivery]:
+        """Lease up to `limit` due pending rows, at most one per subscription not in `busy`."""
+        marks = ",".join("?" * len(busy))
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
+            f"AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?) "
+            f"AND subscription_id NOT IN ({marks}) ORDER BY next_attempt LIMIT ?",
+            (now, now, *busy, limit * 8),
+        ).fetchall()
+        claimed: list[Delivery] = []
+        seen: set[str] = set()
+        for row in rows:
+            d = Delivery._from_row(row)
+            if d.subscription_id in seen:
+                continue
+            cur = self._db.execute(
+                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE delivery_id = ? "
+                "AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)",
+                (owner, now + lease_s, d.delivery_id, now),
+            )
+            if cur.rowcount:
+                seen.add(d.subscription_id)
+                claimed.append(d)
+                if len(claimed) >= limit:
+                    break
+        return claimed
+
+    def record_attempt(
+        self, d: Delivery, now: float, *, ok: bool, status: int | None, error: str | None,
+        next_attempt: float | None,
+    ) -> str:
+        """Record one attempt; the row becomes delivered, pending again, or dead. Returns it."""
+        new_status = "delivered" if ok else ("pending" if next_attempt is not None else "dead")
+        with self._transaction():
+            n = self._db.execute(
+                "SELECT attempts FROM deliveries WHERE delivery_id = ?", (d.delivery_id,)
+            ).fetchone()[0] + 1
+            self._db.execute(
+                "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)",
+                (d.delivery_id, n, now, int(ok), status, error),
+            )
+            self._db.execute(
+                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, "
+                "last_error = ?, lease_owner = NULL, lease_until = NULL, updated = ? "
+                "WHERE delivery_id = ?",
+                (new_status, n, next_attempt if next_attempt is not None else now,
+                 None if ok else error, now, d.delivery_id),
+            )
+        return new_status
+
+    def release_leases(self, is_dead: Callable[[str], bool]) -> int:
+        """Give back the leases of owners that are gone (a killed process); return how many."""
+        owners = [r[0] for r in self._db.execute(
+            "SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL "
+            "AND status = 'pending'"
+        ).fetchall()]
+        released = 0
+        for owner in owners:
+            if is_dead(owner):
+                cur = self._db.execute(
+                    "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL "
+                    "WHERE lease_owner = ? AND status = 'pending'",
+                    (owner,),
+                )
+                released += cur.rowcount
+        return released
+
+    def postpone(self, delivery_id: str, until: float) -> None:
+        """Give a lease back without an attempt (e.g. the subscription is paused)."""
+        self._db.execute(
+            "UPDATE deliveries SET next_attempt = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE delivery_id = ?",
+            (until, delivery_id),
+        )
+
+    def requeue(self, delivery_id: str, now: float, deadline: float) -> bool:
+        """A dead delivery becomes pending again with a new deadline (`deliveries retry`)."""
+        cur = self._db.execute(
+            "UPDATE deliveries SET status = 'pending', next_attempt = ?, deadline = ?, "
+            "updated = ? WHERE delivery_id = ? AND status = 'dead'",
+            (now, deadline, now, delivery_id),
+        )
+        return bool(cur.rowcount)
+
+    def mark_settled(self, delivery_id: str, status: str, now: float) -> None:
+        """Another host settled this delivery: never send it here."""
+        self._db.execute(
+            "UPDATE deliveries SET status = ?, updated = ? WHERE delivery_id = ? "
+            "AND status IN ('pending', 'held')",
+            (status, now, delivery_id),
+        )
+
+    def release_digests(
+        self, now: float, digest_id: Any, deadline_s: float
+    ) -> list[Delivery]:
+        """Fold held rows whose time has come into one digest row per (subscription, due time).
+
+        `digest_id(subscription_id, due)` names the digest; returns the new digest rows.
+        """
+        made: list[Delivery] = []
+        with self._transaction():
+            groups = self._db.execute(
+                "SELECT DISTINCT subscription_id, hold_until FROM deliveries "
+                "WHERE status = 'held' AND hold_until <= ?",
+                (now,),
+            ).fetchall()
+            for sub_id, due in groups:
+                rows = [
+                    Delivery._from_row(r)
+                    for r in self._db.execute(
+                        f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'held' "  # noqa: S608
+                        "AND subscription_id = ? AND hold_until = ? ORDER BY created",
+                        (sub_id, due),
+                    ).fetchall()
+                ]
+                digest = Delivery(
+                    delivery_id=digest_id(sub_id, due), subscription_id=sub_id,
+                    channel=rows[0].channel, kind="digest",
+                    alert_ids=tuple(a for r in rows for a in r.alert_ids),
+                    items=tuple(i for r in rows for i in r.items), status="pending",
+                    hold_until=due, attempts=0, next_attempt=now, deadline=now + deadline_s,
+                    created=now, updated=now,
+                )
+                self._db.execute(
+                    "UPDATE deliveries SET status = 'digested', updated = ? "
+                    "WHERE status = 'held' AND subscription_id = ? AND hold_until = ?",
+                    (now, sub_id, due),
+                )
+                if self.add_one(digest):
+                    made.append(digest)
+        return made
+
+    def add_one(self, d: Delivery) -> bool:
+        cur = self._db.execute(
+            f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "  # noqa: S608 - constant
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (d.delivery_id, d.subscription_id, d.channel, d.kind,
+             json.dumps(list(d.alert_ids)), json.dumps(list(d.items)), d.status,
+             d.hold_until, d.attempts, d.next_attempt, d.deadline, d.last_error,
+             d.created, d.updated),
+        )
+        return bool(cur.rowcount)
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self._db)
+
+
+class _Tx:
+    """BEGIN IMMEDIATE … COMMIT/ROLLBACK: one writer at a time across processes."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
+def apply_remote(ledger: Ledger, delivery_id: str, status: str, row: Delivery, now: float) -> None:
+    """Apply a ledger record read from `news.deliveries` (maybe another host's).
+
+    A delivery settled elsewhere (`delivered`/`dead`) is never sent here, even
+    if this host replays its alert later; `retry_requested` re-queues a dead one.
+    """
+    if status == "retry_requested":
+        ledger.requeue(delivery_id, now, row.deadline)
+    elif status in ("delivered", "dead") and not ledger.add_one(row):
+        ledger.mark_settled(delivery_id, status, now)
