@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -77,9 +78,15 @@ class Newsroom:
     bundled demo page name.
     """
 
-    def __init__(self, feeds: dict[str, Sequence[int | str]], page_delay: float = 0.0) -> None:
+    def __init__(
+        self, feeds: dict[str, Sequence[int | str]], page_delay: float = 0.0,
+        publish_rate: float | None = None,
+    ) -> None:
         self.feeds = feeds
         self.page_delay = page_delay  # seconds before each article page is answered
+        # Items per second a feed gains, counted from its first request (None: all at once).
+        self.publish_rate = publish_rate
+        self._first_request: dict[str, float] = {}
         self.base_url = ""
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -121,9 +128,13 @@ class Newsroom:
         return self.start_time + timedelta(minutes=entry)
 
     async def _feed(self, request: web.Request) -> web.Response:
-        entries = self.feeds.get(request.match_info["name"])
+        name = request.match_info["name"]
+        entries = self.feeds.get(name)
         if entries is None:
             raise web.HTTPNotFound()
+        if self.publish_rate is not None:
+            first = self._first_request.setdefault(name, time.monotonic())
+            entries = entries[: 1 + int((time.monotonic() - first) * self.publish_rate)]
         items = []
         for entry in entries:
             title = load_page(entry).title if isinstance(entry, str) else filler_story(entry)[0]

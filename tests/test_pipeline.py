@@ -197,8 +197,8 @@ def test_sigkill_mid_stream_then_restart_loses_no_article_and_repeats_no_alert(
 ) -> None:
     stories: list[int | str] = list(range(1, 62))
     stories.insert(30, MAIN_STORY)
-    # Slow pages keep the stream flowing long enough to be cut in the middle.
-    with Newsroom({"bulletin": stories}, page_delay=0.25) as newsroom:
+    # Stories appear at 8 a second, so the stream is still flowing when it is cut.
+    with Newsroom({"bulletin": stories}, publish_rate=8) as newsroom:
         pipeline = pipeline_factory({"Bulletin": newsroom.feed_url("bulletin")})
         pipeline.start()
         pipeline.wait(
