@@ -57,12 +57,24 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    # kafka-python is chatty at INFO (every connection, every rebalance step).
+    # kafka-python is chatty at INFO (every connection, every rebalance step), its
+    # event loop warns about its own slow tasks, and closing a client logs the
+    # cancelled metadata refresh as an error: none of it is actionable.
     logging.getLogger("kafka").setLevel(max(numeric, logging.WARNING))
+    logging.getLogger("kafka.net").setLevel(max(numeric, logging.ERROR))
+    handler.addFilter(_drop_cancelled_refresh)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # The extractors warn about every page without main text; the cleaner says why itself.
     for noisy in ("trafilatura", "htmldate", "courlan", "justext"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.ERROR))
+
+
+def _drop_cancelled_refresh(record: logging.LogRecord) -> bool:
+    return not (
+        record.name.startswith("kafka")
+        and record.msg == "Metadata refresh: failed %s"
+        and any(type(arg).__name__ == "Cancelled" for arg in record.args or ())
+    )
 
 
 def _add_process(name: str) -> structlog.types.Processor:

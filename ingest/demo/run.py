@@ -88,7 +88,8 @@ def _report(settings: Settings, echo: Callable[[str], None]) -> int:
         raised.add((str(capital["name"]), str(alert["kind"])))
         echo(f"  {alert['kind']:<10} {capital['name']:<10} ({capital['province']}, "
              f"{capital['country']})  actor={alert['actor']}")
-        echo(f"             “{evidence[0]['sentence']}” — {evidence[0]['source']}")
+        for proof in evidence[:3]:
+            echo(f"             “{proof['sentence']}” — {proof['source']}")
     if raised == EXPECTED_ALERTS and len(alerts) == len(EXPECTED_ALERTS):
         echo("demo: OK, exactly the expected alerts")
         return 0
