@@ -598,3 +598,30 @@ def test_headline_sentence_is_tied_to_the_capitals_named_later_with_the_same_kin
 )
 def test_actor_aliases_name_the_canonical_group(text: str, actor: str) -> None:
     assert {i.actor for i in detect(text)} == {actor}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Government troops regained Taloqan from the Taliban after a night of fighting.",
+        "Afghan forces have retaken Taloqan, the army said, a day after the Taliban seized it.",
+        "Commandos had retaken control of Taloqan from the Taleban by Tuesday evening.",
+    ],
+)
+def test_regained_and_retaken_without_a_helper_word_report_a_retaking(text: str) -> None:
+    assert {(i.capital.name, i.kind) for i in detect(text)} == {("Taloqan", "retaken")}
+
+
+@pytest.mark.parametrize("verb", ["slipped", "crept", "sneaked"])
+def test_slipping_into_a_capital_is_an_entry(verb: str) -> None:
+    text = f"Taliban fighters {verb} into Kunduz under cover of darkness, residents said."
+    assert {(i.capital.name, i.kind) for i in detect(text)} == {("Kunduz", "entered")}
+
+
+def test_being_able_to_enter_after_a_modal_is_no_event() -> None:
+    assert detect("Analysts say the Taliban will soon be able to enter Maimana.") == []
+
+
+def test_having_been_able_to_enter_is_an_event() -> None:
+    found = detect("The Taliban were able to enter Maimana on Sunday after the army withdrew.")
+    assert {(i.capital.name, i.kind) for i in found} == {("Maimana", "entered")}

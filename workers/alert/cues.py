@@ -80,7 +80,7 @@ _LEXICON: list[tuple[str, str, str]] = [
     ("passive_repel", _HAVE, rf"\s+been\s+{_ADVERB}{_REPELLED}"),
     (
         "retake",
-        "regained regain regains regaining",
+        "regained regain regains regaining retook retake retakes retaking retaken",
         r"\s+(?:full\s+|complete\s+)?control\s+(?:of|over)",
     ),
     (
@@ -91,8 +91,9 @@ _LEXICON: list[tuple[str, str, str]] = [
     ("retake", "wrested wrest wresting", r"\s+back(?:\s+control\s+(?:of|over))?"),
     (
         "retake",
-        "retook retake retakes retaking recaptured recapture recaptures recapturing reclaimed"
-        " reclaim reclaims reclaiming liberated liberate liberates liberating",
+        "retook retake retakes retaking retaken recaptured recapture recaptures recapturing"
+        " reclaimed reclaim reclaims reclaiming liberated liberate liberates liberating regained"
+        " regain regains regaining",
         "",
     ),
     (
@@ -153,7 +154,7 @@ _LEXICON: list[tuple[str, str, str]] = [
         "stormed storming storms broke break breaks breaking burst bursts bursting pushed push"
         " pushes pushing moved move moves moving advanced advancing swept sweep sweeping rolled"
         " rolling poured pouring streamed streaming marched marching rode drove entry incursion"
-        " incursions",
+        " incursions slipped slipping crept creeping sneaked sneaking snuck",
         r"\s+into",
     ),
     ("enter", "made", r"\s+(?:their|its)\s+way\s+into"),

@@ -39,6 +39,7 @@ _INFINITIVE = re.compile(
 _ACHIEVED = frozenset({"managed", "began", "begun", "started", "continued", "on", "able",
                        "appeared", "appear", "appears", "seemed", "seem", "seems", "proceeded",
                        "went"})  # fmt: skip
+_BE_ABLE = re.compile(r"\bbe\s+able\s+to\s+$")
 _QUESTION_END = re.compile(r"\?[\"'\u201d\u2019)]*$")
 _NEGATION = re.compile(
     r"(?:\b(?:not|never|no|nor|neither|without|failed|fail|fails|failing|unable)\b|n[\u2019']t\b)"
@@ -114,7 +115,11 @@ def discard_reason(
 def _is_modal(before: str) -> bool:
     if _MODAL.search(_last_words(before, _MODAL_WINDOW_WORDS)):
         return True
-    infinitive = _INFINITIVE.search(_last_words(before, 8).lower() + " ")
+    tail = _last_words(before, 8).lower() + " "
+    # "were able to take" happened; "be able to take" follows a modal or "to" and has not.
+    if _BE_ABLE.search(tail):
+        return True
+    infinitive = _INFINITIVE.search(tail)
     return infinitive is not None and infinitive.group("head") not in _ACHIEVED
 
 
