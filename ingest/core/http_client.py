@@ -17,9 +17,8 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Literal
@@ -156,23 +155,29 @@ class _GuardedResolver(AbstractResolver):
 
 
 class _HostSlots:
-    """One semaphore per host, dropped when nobody holds or waits for it."""
+    """One semaphore per host, dropped when nobody holds or waits for it.
+
+    `enter(host)` gives the host's semaphore (acquire it yourself); every `enter`
+    must be paired with a `leave` in a `finally`. Plain calls, not a context
+    manager: this runs for every request, and a generator-based one costs more.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._slots: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}
 
-    @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        sem, users = self._slots.setdefault(host, (asyncio.Semaphore(self._limit), [0]))
-        users[0] += 1
-        try:
-            async with sem:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._slots[host]
+    def enter(self, host: str) -> asyncio.Semaphore:
+        slot = self._slots.get(host)
+        if slot is None:
+            slot = self._slots[host] = (asyncio.Semaphore(self._limit), [0])
+        slot[1][0] += 1
+        return slot[0]
+
+    def leave(self, host: str) -> None:
+        users = self._slots[host][1]
+        users[0] -= 1
+        if users[0] == 0:
+            del self._slots[host]
 
 
 class HttpClient:
@@ -244,13 +249,15 @@ class HttpClient:
             target = self._check_url(current, url)
             visited.add(str(target))
             remaining = max(budget - (time.monotonic() - started), 0.001)
-            async with self._hosts.hold(target.host or ""), self._global:
-                step = await self._request(target, req, remaining)
-            if isinstance(step, HttpResponse):
-                elapsed = (time.monotonic() - started) * 1000.0
-                return replace(
-                    step, url=url, elapsed_ms=elapsed, redirects=hop, permanent_url=permanent
-                )
+            host = target.host or ""
+            slot = self._hosts.enter(host)
+            try:
+                async with slot, self._global:
+                    step = await self._request(target, req, remaining)
+            finally:
+                self._hosts.leave(host)
+            if not isinstance(step, tuple):
+                return step(started, hop, permanent)
             nxt, status = step
             if hop >= self.settings.max_redirects:
                 raise RedirectError(url, f"more than {self.settings.max_redirects} redirects")
@@ -280,8 +287,8 @@ class HttpClient:
 
     async def _request(
         self, target: URL, req: _Request, timeout: float
-    ) -> HttpResponse | tuple[URL, int]:
-        """One hop: the response, or the URL a redirect points to and its status."""
+    ) -> _Finish | tuple[URL, int]:
+        """One hop: the response (to finish), or the URL a redirect points to and its status."""
         session = self._get_session()
         try:
             async with asyncio.timeout(timeout):
@@ -295,7 +302,7 @@ class HttpClient:
                     if 200 <= resp.status < 300:
                         _check_type(resp, req)
                         body, truncated = await _read_capped(resp, req)
-                    return _response(resp, body, truncated)
+                    return _Finish(resp, body, truncated, req.url)
         except HttpError:
             raise
         except Exception as exc:
@@ -347,15 +354,30 @@ async def _read_capped(resp: aiohttp.ClientResponse, req: _Request) -> tuple[byt
     return b"".join(chunks), False
 
 
-def _response(resp: aiohttp.ClientResponse, body: bytes, truncated: bool) -> HttpResponse:
-    h = resp.headers
-    return HttpResponse(
-        url=str(resp.url), final_url=str(resp.url), status=resp.status,
-        reason=resp.reason or "", body=body, truncated=truncated, elapsed_ms=0.0, redirects=0,
-        etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
-        content_type=h.get("Content-Type"), retry_after=h.get("Retry-After"),
-        cache_control=h.get("Cache-Control"), expires=h.get("Expires"),
-    )
+class _Finish:
+    """The final hop's response, made into an `HttpResponse` once the request's totals are
+    known (built once, not built and then copied: this runs for every poll)."""
+
+    __slots__ = ("body", "headers", "reason", "requested", "status", "truncated", "url")
+
+    def __init__(
+        self, resp: aiohttp.ClientResponse, body: bytes, truncated: bool, requested: str
+    ) -> None:
+        self.url, self.status, self.reason = str(resp.url), resp.status, resp.reason or ""
+        self.headers, self.body, self.truncated = resp.headers, body, truncated
+        self.requested = requested
+
+    def __call__(self, started: float, hops: int, permanent: str | None) -> HttpResponse:
+        h = self.headers
+        return HttpResponse(
+            url=self.requested, final_url=self.url, status=self.status, reason=self.reason,
+            body=self.body, truncated=self.truncated,
+            elapsed_ms=(time.monotonic() - started) * 1000.0, redirects=hops,
+            etag=h.get("ETag"), last_modified=h.get("Last-Modified"),
+            content_type=h.get("Content-Type"), retry_after=h.get("Retry-After"),
+            cache_control=h.get("Cache-Control"), expires=h.get("Expires"),
+            permanent_url=permanent,
+        )
 
 
 def _translate(exc: Exception, url: str, timeout: float) -> HttpError:  # noqa: PLR0911 (a table)

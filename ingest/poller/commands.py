@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from ingest.core.kafka_clients import wait_for_broker
 from ingest.core.settings import FeedConfig, Settings, parse_duration
@@ -56,8 +57,10 @@ def build_feeds_app(
         """Add a feed for every poller (or update its name, interval, robots choice)."""
         try:
             feed = FeedConfig(url=url, name=name, interval=parse_duration(interval), robots=robots)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc).splitlines()[-1]) from None
+        except ValidationError as exc:  # pydantic's text ends with a help link, not the reason
+            raise typer.BadParameter("; ".join(e["msg"] for e in exc.errors())) from None
+        except ValueError as exc:  # an unreadable --interval
+            raise typer.BadParameter(str(exc)) from None
         guard(lambda: catalog_change(config, {feed.url: feed}))
         typer.echo(f"added\t{feed.url}")
 

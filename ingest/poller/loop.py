@@ -193,7 +193,8 @@ class PollLoop:
             url = result.feed_url
             self._in_flight.discard(url)
             if url in self.feeds:
-                self.states[url] = replace(result.state, emitted=frozenset())
+                state = result.state
+                self.states[url] = replace(state, emitted=frozenset()) if state.emitted else state
                 self._push(url, result.next_poll.timestamp())
         if self._on_delivered is not None:
             self._on_delivered(batch)

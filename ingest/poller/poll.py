@@ -13,12 +13,13 @@ a body with the same hash as last time is recognised without parsing.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from yarl import URL
@@ -95,7 +96,7 @@ async def poll_feed(
     """Poll `feed` once, given its stored `state`; see the module docstring.
 
     `known(feed_url)` gives the entries already delivered (read only when a
-    changed body is parsed); without it, `state.emitted` is used.
+    changed body is parsed, in a worker thread); without it, `state.emitted` is used.
     """
     poll = _Poll(feed, state, schedule or PollSchedule(), rng, utc_now())
     url = state.current_url
@@ -118,17 +119,16 @@ async def poll_feed(
         return poll.failed(exc.status, str(exc), retry_after_seconds(exc.retry_after))
     except HttpError as exc:
         return poll.failed(None, str(exc), None, kind=exc.kind)
-    moved = replace(state, url=_new_home(feed, state, resp))
-    if resp.status == 304:
-        fresh = replace(
-            moved, etag=resp.etag or state.etag,
-            last_modified=resp.last_modified or state.last_modified,
-            not_modified_streak=state.not_modified_streak + 1,
-        )
-        return poll.succeeded("not_modified", resp, fresh)
+    home = _new_home(feed, state, resp)
+    if resp.status == 304:  # the bulk of all polls: one `replace` here, one in `succeeded`
+        return poll.succeeded("not_modified", resp, state, changes={
+            "url": home, "etag": resp.etag or state.etag,
+            "last_modified": resp.last_modified or state.last_modified,
+            "not_modified_streak": state.not_modified_streak + 1,
+        })
     digest = hashlib.sha256(resp.body).hexdigest()
     fresh = replace(
-        moved, etag=resp.etag, last_modified=resp.last_modified, not_modified_streak=0
+        state, url=home, etag=resp.etag, last_modified=resp.last_modified, not_modified_streak=0
     )
     if digest == state.content_hash:
         return poll.succeeded("unchanged", resp, _quieter(fresh))
@@ -142,10 +142,13 @@ async def poll_feed(
             content_type=resp.content_type, now=poll.started,
         )
     except FeedParseError as exc:
-        return poll.failed(resp.status, f"{exc.reason}: {resp.final_url}", None, resp=resp)
+        return poll.failed(resp.status, f"{exc.reason}: {resp.final_url}", None, kind="parse",
+                           resp=resp)
     fresh = replace(fresh, content_hash=digest, publisher_period_s=parsed.update_period_s)
-    return poll.parsed(resp, fresh, parsed, known(feed.url) if known else (state.emitted, _NONE),
-                       problem)
+    # `known` reads SQLite, which releases the GIL: on the event loop thread, getting it
+    # back behind a busy delivery thread stalls every poll in flight for milliseconds.
+    seen = await asyncio.to_thread(known, feed.url) if known else (state.emitted, _NONE)
+    return poll.parsed(resp, fresh, parsed, seen, problem)
 
 
 _NONE: frozenset[str] = frozenset()
@@ -223,13 +226,16 @@ class _Poll:
         self, outcome: Outcome, resp: HttpResponse, fresh: FeedState, *,
         problem: str | None = None, new: tuple[Item, ...] = (), keys: tuple[str, ...] = (),
         skipped: int = 0, adopted: tuple[Item, ...] = (),
+        changes: dict[str, Any] | None = None,
     ) -> PollResult:
+        """`fresh` updated with `changes` (applied in the same single `replace`)."""
         done = utc_now()
+        interval_s = fresh.interval_s
         if outcome in ("not_modified", "unchanged"):
-            fresh = replace(fresh, interval_s=self.schedule.adapt(
-                self.feed.interval, fresh.interval_s, changed=False, item_rate=fresh.item_rate,
-            ))
-        interval = timedelta(seconds=fresh.interval_s or self.feed.interval.total_seconds())
+            interval_s = self.schedule.adapt(
+                self.feed.interval, interval_s, changed=False, item_rate=fresh.item_rate,
+            )
+        interval = timedelta(seconds=interval_s or self.feed.interval.total_seconds())
         delay = self.schedule.after_success(
             interval, resp.cache_control, rng=self.rng,
             floors=(expires_seconds(resp.expires, done), fresh.publisher_period_s),
@@ -238,9 +244,9 @@ class _Poll:
             log.info("feed_revived", feed=self.feed.url, status=resp.status)
         state, reason = health.after_success(problem)
         fresh = replace(
-            fresh, consecutive_errors=0, not_found=0, last_status=resp.status, last_error=None,
-            last_success=done, last_polled=done, next_poll=done + delay, health=state,
-            health_reason=reason, polls=fresh.polls + 1,
+            fresh, **(changes or {}), interval_s=interval_s, consecutive_errors=0, not_found=0,
+            last_status=resp.status, last_error=None, last_success=done, last_polled=done,
+            next_poll=done + delay, health=state, health_reason=reason, polls=fresh.polls + 1,
         )
         return self._finish(outcome, resp.status, fresh, problem, done, new, keys, skipped,
                             adopted=adopted, size=len(resp.body), url=resp.final_url)

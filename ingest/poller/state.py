@@ -146,6 +146,12 @@ def _state(feed_url: str, row: Sequence[Any], emitted: frozenset[str]) -> FeedSt
     return FeedState(feed_url=feed_url, emitted=emitted, **values)
 
 
+def _row(state: FeedState, *, bump_generation: bool) -> tuple[Any, ...]:
+    """The parameters of `_UPSERT` for a state."""
+    return (state.feed_url, int(bump_generation),
+            *(_to_db(kind, getattr(state, name)) for name, kind in _COLUMNS))
+
+
 class FeedStateStore:
     """Owns `<data_dir>/poller-state.sqlite3`; safe to call from one thread at a time."""
 
@@ -165,9 +171,17 @@ class FeedStateStore:
         for name, kind in _COLUMNS:
             if name not in have:  # older files gain the columns added since
                 self._db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {_TYPES[kind]}")
+        # The poll loop reads emitted entries while the delivery thread writes a batch:
+        # a second connection reads the last committed state (WAL) without waiting for
+        # that transaction. Committed is what it needs: a feed is never polled again
+        # before its previous poll was committed.
+        self._read_lock = threading.Lock()
+        self._reader = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._reader.execute("PRAGMA busy_timeout=10000")
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, self._read_lock:
+            self._reader.close()
             self._db.close()
 
     def __enter__(self) -> FeedStateStore:
@@ -200,8 +214,8 @@ class FeedStateStore:
 
     def known_entries(self, feed_url: str) -> tuple[frozenset[str], frozenset[str]]:
         """Entry keys and item ids already delivered for a feed."""
-        with self._lock:
-            rows = self._db.execute(
+        with self._read_lock:
+            rows = self._reader.execute(
                 "SELECT entry_key, item_id FROM emitted WHERE feed_url = ?", (feed_url,)
             ).fetchall()
         return frozenset(k for k, _ in rows), frozenset(i for _, i in rows)
@@ -245,15 +259,16 @@ class FeedStateStore:
         Call only after every result's `new_items` were delivered to Kafka.
         """
         with self._lock, self._transaction():
+            # One statement for every state (most polls are 304s), then the parsed ones.
+            self._db.executemany(_UPSERT, [_row(r.state, bump_generation=r.parsed)
+                                           for r in results])
             for result in results:
-                self._commit(result)
+                if result.parsed:
+                    self._commit_entries(result)
 
-    def _commit(self, result: PollResult) -> None:
+    def _commit_entries(self, result: PollResult) -> None:
         state = result.state
         now = _us(result.polled_at)
-        self._save(state, bump_generation=result.parsed)
-        if not result.parsed:
-            return
         (gen,) = self._db.execute(
             "SELECT generation FROM feeds WHERE feed_url = ?", (state.feed_url,)
         ).fetchone()
@@ -288,12 +303,6 @@ class FeedStateStore:
             [(feed_url, entry_key(i), i.item_id, now, now, gen) for i in items],
         )
 
-    def _save(self, state: FeedState, *, bump_generation: bool) -> None:
-        self._db.execute(
-            _UPSERT,
-            (state.feed_url, int(bump_generation),
-             *(_to_db(kind, getattr(state, name)) for name, kind in _COLUMNS)),
-        )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self._db)
