@@ -9,7 +9,7 @@ from ingest.core.models import QuietHours, SubscriptionFilter
 from tests.test_notify_receivers import KUNDUZ, MAIMANA, make_alert, make_sub, plan
 from workers.notify.dispatcher import digest_id
 from workers.notify.filters import SubscriptionIndex, hold_until, quiet_until
-from workers.notify.ledger import Ledger
+from workers.notify.ledger import Ledger, Outcome
 
 
 def test_filters_match_on_country_province_capital_kind_actor_and_confidence() -> None:
@@ -90,3 +90,31 @@ def test_alerts_in_quiet_hours_become_one_digest_when_they_end(tmp_path: Path) -
     assert digest.delivery_id == digest_id("q", morning)
     assert ledger.by_status("held") == []
     assert ledger.release_digests(morning + 10, digest_id, 60.0) == []
+
+
+def test_claims_lease_one_row_per_free_subscription_and_a_batch_records_each_outcome(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    subs = [make_sub(s, "webhook", "https://x.example") for s in ("a", "b", "c")]
+    t = datetime(2021, 6, 22, 9, 30, tzinfo=UTC)
+    plan(ledger, make_alert(KUNDUZ), subs, now=t)
+    plan(ledger, make_alert(MAIMANA, alert_id="alert-maimana"), subs, now=t)
+    now = t.timestamp()
+    first = ledger.claim_due(now, "me", 60.0, ["c"], 10)
+    assert sorted(d.subscription_id for d in first) == ["a", "b"]
+    (third,) = ledger.claim_due(now, "me", 60.0, ["a", "b"], 10)
+    assert third.subscription_id == "c"
+    a, b = sorted(first, key=lambda d: d.subscription_id)
+    statuses = ledger.record_attempts([
+        Outcome(a, now, True, 200, None, None),
+        Outcome(b, now, False, 503, "HTTP 503", now + 10),
+        Outcome(third, now, False, None, "timeout", None),
+    ])
+    assert statuses == ["delivered", "pending", "dead"]
+    assert ledger.counts() == {"delivered": 1, "pending": 4, "dead": 1}
+    assert [x.status for x in ledger.attempts(b.delivery_id)] == [503]
+    # b's retry is not due yet; every subscription's other row is, one each
+    again = ledger.claim_due(now, "me", 60.0, [], 10)
+    assert sorted(d.subscription_id for d in again) == ["a", "b", "c"]
+    assert b.delivery_id not in {d.delivery_id for d in again}

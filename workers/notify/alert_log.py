@@ -23,6 +23,7 @@ class AlertLog:
         self.delivered: set[str] = set()
         self._repair_and_load()
         self._file = path.open("a", encoding="utf-8")
+        self._dirty = False
 
     def _repair_and_load(self) -> None:
         if not self.path.exists():
@@ -36,15 +37,28 @@ class AlertLog:
             if line.strip():
                 self.delivered.add(json.loads(line)["alert_id"])
 
-    def record(self, alert: Alert) -> bool:
-        """Append the alert unless it is already there; True when it was new."""
+    def record(self, alert: Alert, *, sync: bool = True) -> bool:
+        """Append the alert unless it is already there; True when it was new.
+
+        With `sync=False` the line is durable only after the next `sync()`, so a
+        batch pays for one fsync: call `sync()` before its offsets are committed.
+        """
         if alert.alert_id in self.delivered:
             return False
         self._file.write(alert.model_dump_json() + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
         self.delivered.add(alert.alert_id)
+        self._dirty = True
+        if sync:
+            self.sync()
         return True
 
+    def sync(self) -> None:
+        """Flush and fsync what `record` wrote since the last sync."""
+        if self._dirty:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._dirty = False
+
     def close(self) -> None:
+        self.sync()
         self._file.close()

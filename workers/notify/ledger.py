@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from workers.notify.rows import Attempt, Delivery, Outcome
+
+__all__ = ["Attempt", "Delivery", "Ledger", "Outcome", "apply_remote"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -59,44 +62,6 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One row. `items` are `{"kind": "alert"|"update", "alert": {...}}` dicts."""
-
-    delivery_id: str
-    subscription_id: str
-    channel: str
-    kind: str
-    alert_ids: tuple[str, ...]
-    items: tuple[dict[str, Any], ...]
-    status: str
-    hold_until: float | None
-    attempts: int
-    next_attempt: float
-    deadline: float
-    last_error: str | None = None
-    created: float = 0.0
-    updated: float = 0.0
-
-    @classmethod
-    def _from_row(cls, row: Sequence[Any]) -> Delivery:
-        return cls(
-            delivery_id=row[0], subscription_id=row[1], channel=row[2], kind=row[3],
-            alert_ids=tuple(json.loads(row[4])), items=tuple(json.loads(row[5])),
-            status=row[6], hold_until=row[7], attempts=row[8], next_attempt=row[9],
-            deadline=row[10], last_error=row[11], created=row[12], updated=row[13],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    n: int
-    at: float
-    ok: bool
-    status: int | None
-    error: str | None
-
-
 class Ledger:
     """Owns one SQLite connection; open per thread, `close()` when that thread stops."""
 
@@ -117,9 +82,15 @@ class Ledger:
     def add(self, deliveries: Iterable[Delivery]) -> list[str]:
         """Insert the deliveries whose id is new, in one transaction; return the new ids."""
         added: list[str] = []
+        # Rows planned from one alert share their items tuple: encode it once. The tuple is
+        # kept alongside, so its id cannot be reused by another object meanwhile.
+        encoded: dict[int, tuple[tuple[dict[str, Any], ...], str]] = {}
         with self._transaction():
             for d in deliveries:
-                if self.add_one(d):
+                known = encoded.get(id(d.items))
+                if known is None or known[0] is not d.items:
+                    known = encoded[id(d.items)] = (d.items, json.dumps(list(d.items)))
+                if self.add_one(d, known[1]):
                     added.append(d.delivery_id)
         return added
 
@@ -145,6 +116,11 @@ class Ledger:
         ).fetchall()
         return [Delivery._from_row(r) for r in rows]
 
+    def counts(self) -> dict[str, int]:
+        """Number of rows per status."""
+        rows = self._db.execute("SELECT status, COUNT(*) FROM deliveries GROUP BY status")
+        return dict(rows)
+
     def attempts(self, delivery_id: str) -> list[Attempt]:
         rows = self._db.execute(
             "SELECT n, at, ok, status, error FROM attempts WHERE delivery_id = ? ORDER BY n",
@@ -155,54 +131,76 @@ class Ledger:
     def claim_due(
         self, now: float, owner: str, lease_s: float, busy: Sequence[str], limit: int
     ) -> list[Delivery]:
-        """Lease up to `limit` due pending rows, at most one per subscription not in `busy`."""
+        """Lease up to `limit` due pending rows, at most one per subscription not in `busy`.
+
+        One transaction for the whole claim; only the claimed rows are decoded.
+        """
         marks = ",".join("?" * len(busy))
-        rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' "  # noqa: S608
-            f"AND next_attempt <= ? AND (lease_until IS NULL OR lease_until < ?) "
-            f"AND subscription_id NOT IN ({marks}) ORDER BY next_attempt LIMIT ?",
-            (now, now, *busy, limit * 8),
-        ).fetchall()
-        claimed: list[Delivery] = []
+        chosen: list[str] = []
         seen: set[str] = set()
-        for row in rows:
-            d = Delivery._from_row(row)
-            if d.subscription_id in seen:
-                continue
-            cur = self._db.execute(
-                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE delivery_id = ? "
-                "AND status = 'pending' AND (lease_until IS NULL OR lease_until < ?)",
-                (owner, now + lease_s, d.delivery_id, now),
+        with self._transaction():
+            for did, sub_id in self._db.execute(
+                "SELECT delivery_id, subscription_id FROM deliveries "  # noqa: S608
+                "WHERE status = 'pending' AND next_attempt <= ? "
+                "AND (lease_until IS NULL OR lease_until < ?) "
+                f"AND subscription_id NOT IN ({marks}) ORDER BY next_attempt LIMIT ?",
+                (now, now, *busy, limit * 8),
+            ):
+                if sub_id not in seen:
+                    seen.add(sub_id)
+                    chosen.append(did)
+                    if len(chosen) >= limit:
+                        break
+            if not chosen:
+                return []
+            self._db.executemany(
+                "UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE delivery_id = ?",
+                [(owner, now + lease_s, did) for did in chosen],
             )
-            if cur.rowcount:
-                seen.add(d.subscription_id)
-                claimed.append(d)
-                if len(claimed) >= limit:
-                    break
-        return claimed
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM deliveries "  # noqa: S608
+                f"WHERE delivery_id IN ({','.join('?' * len(chosen))})",
+                chosen,
+            ).fetchall()
+        order = {did: i for i, did in enumerate(chosen)}
+        return sorted((Delivery._from_row(r) for r in rows), key=lambda d: order[d.delivery_id])
 
     def record_attempt(
         self, d: Delivery, now: float, *, ok: bool, status: int | None, error: str | None,
         next_attempt: float | None,
     ) -> str:
         """Record one attempt; the row becomes delivered, pending again, or dead. Returns it."""
-        new_status = "delivered" if ok else ("pending" if next_attempt is not None else "dead")
-        with self._transaction():
-            n = self._db.execute(
-                "SELECT attempts FROM deliveries WHERE delivery_id = ?", (d.delivery_id,)
-            ).fetchone()[0] + 1
-            self._db.execute(
-                "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)",
-                (d.delivery_id, n, now, int(ok), status, error),
-            )
-            self._db.execute(
-                "UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, "
-                "last_error = ?, lease_owner = NULL, lease_until = NULL, updated = ? "
-                "WHERE delivery_id = ?",
-                (new_status, n, next_attempt if next_attempt is not None else now,
-                 None if ok else error, now, d.delivery_id),
-            )
+        (new_status,) = self.record_attempts([Outcome(d, now, ok, status, error, next_attempt)])
         return new_status
+
+    def record_attempts(self, outcomes: Sequence[Outcome]) -> list[str]:
+        """Record attempts in one transaction; return each row's new status, in order.
+
+        A row becomes `delivered` (ok), `pending` again (a `next_attempt`), or `dead`.
+        """
+        statuses: list[str] = []
+        with self._transaction():
+            for o in outcomes:
+                new_status = (
+                    "delivered" if o.ok else ("pending" if o.next_attempt is not None else "dead")
+                )
+                n = self._db.execute(
+                    "SELECT attempts FROM deliveries WHERE delivery_id = ?",
+                    (o.delivery.delivery_id,),
+                ).fetchone()[0] + 1
+                self._db.execute(
+                    "INSERT OR REPLACE INTO attempts VALUES (?,?,?,?,?,?)",
+                    (o.delivery.delivery_id, n, o.at, int(o.ok), o.status, o.error),
+                )
+                self._db.execute(
+                    "UPDATE deliveries SET status = ?, attempts = ?, next_attempt = ?, "
+                    "last_error = ?, lease_owner = NULL, lease_until = NULL, updated = ? "
+                    "WHERE delivery_id = ?",
+                    (new_status, n, o.next_attempt if o.next_attempt is not None else o.at,
+                     None if o.ok else o.error, o.at, o.delivery.delivery_id),
+                )
+                statuses.append(new_status)
+        return statuses
 
     def release_leases(self, is_dead: Callable[[str], bool]) -> int:
         """Give back the leases of owners that are gone (a killed process); return how many."""
@@ -254,6 +252,10 @@ class Ledger:
         `digest_id(subscription_id, due)` names the digest; returns the new digest rows.
         """
         made: list[Delivery] = []
+        if not self._db.execute(  # the common case, without taking the write lock
+            "SELECT 1 FROM deliveries WHERE status = 'held' AND hold_until <= ? LIMIT 1", (now,)
+        ).fetchone():
+            return made
         with self._transaction():
             groups = self._db.execute(
                 "SELECT DISTINCT subscription_id, hold_until FROM deliveries "
@@ -286,12 +288,13 @@ class Ledger:
                     made.append(digest)
         return made
 
-    def add_one(self, d: Delivery) -> bool:
+    def add_one(self, d: Delivery, items_json: str | None = None) -> bool:
+        """Insert one row unless its id exists; `items_json` is `d.items` already encoded."""
         cur = self._db.execute(
             f"INSERT OR IGNORE INTO deliveries ({_COLUMNS}) "  # noqa: S608 - constant
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (d.delivery_id, d.subscription_id, d.channel, d.kind,
-             json.dumps(list(d.alert_ids)), json.dumps(list(d.items)), d.status,
+             json.dumps(list(d.alert_ids)), items_json or json.dumps(list(d.items)), d.status,
              d.hold_until, d.attempts, d.next_attempt, d.deadline, d.last_error,
              d.created, d.updated),
         )
@@ -314,13 +317,17 @@ class _Tx:
         self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
 
-def apply_remote(ledger: Ledger, delivery_id: str, status: str, row: Delivery, now: float) -> None:
-    """Apply a ledger record read from `news.deliveries` (maybe another host's).
+def apply_remote(
+    ledger: Ledger, records: Iterable[tuple[str, Delivery]], now: float
+) -> None:
+    """Apply `(status, row)` ledger records read from `news.deliveries`, in one transaction.
 
     A delivery settled elsewhere (`delivered`/`dead`) is never sent here, even
     if this host replays its alert later; `retry_requested` re-queues a dead one.
     """
-    if status == "retry_requested":
-        ledger.requeue(delivery_id, now, row.deadline)
-    elif status in ("delivered", "dead") and not ledger.add_one(row):
-        ledger.mark_settled(delivery_id, status, now)
+    with ledger._transaction():
+        for status, row in records:
+            if status == "retry_requested":
+                ledger.requeue(row.delivery_id, now, row.deadline)
+            elif status in ("delivered", "dead") and not ledger.add_one(row):
+                ledger.mark_settled(row.delivery_id, status, now)

@@ -48,6 +48,8 @@ def plan_deliveries(
     """
     ts = now.timestamp()
     payload = alert.model_dump(mode="json")
+    # One items tuple per kind, shared by the rows, so the ledger encodes it once.
+    items = {kind: ({"kind": kind, "alert": payload},) for kind in ("alert", "update")}
     rows: list[Delivery] = []
     for sub in subscriptions:
         is_update = ce_type != NEW_ALERT_TYPE and already_told(sub.subscription_id, alert.alert_id)
@@ -60,7 +62,7 @@ def plan_deliveries(
                 channel=sub.channel,
                 kind=kind,
                 alert_ids=(alert.alert_id,),
-                items=({"kind": kind, "alert": payload},),
+                items=items[kind],
                 status="held" if held else "pending",
                 hold_until=held.timestamp() if held else None,
                 attempts=0,

@@ -4,9 +4,10 @@ consume: `news.alerts` (Alert; `news.alert.v1` new alerts and `news.alert.update
          updates of an existing alert id with more evidence)
 deliver: the built-in local channel appends each new alert once to
          `<data_dir>/<notify.jsonl_file>` (and a line on stdout); for the
-         subscriptions of `news.subscriptions`, `plan_deliveries` writes one
-         ledger row per (alert version, subscription) before the batch's
-         offsets are committed, and the `DeliveryEngine` thread sends them.
+         subscriptions of `news.subscriptions`, `plan_deliveries` plans one
+         ledger row per (alert version, subscription); the `DeliveryEngine`
+         thread (the process's one ledger writer) commits them before the
+         batch's offsets are committed, and sends them.
 produce: `news.deliveries` records (from the engine), nothing through the runtime.
 
 A replayed alert maps to the same ledger rows (same idempotency key), so a
@@ -104,15 +105,16 @@ class NotifyStage:
                 already_told=self.ledger.told,
             )
             results.append(())
-        added = self.ledger.add(rows) if rows else []
+        self.alert_log.sync()  # before the runtime commits this batch's offsets
+        if not rows:
+            return results
+        added = self.engine.add(rows) if self.engine is not None else self.ledger.add(rows)
         if added:
             log.info("deliveries_planned", new=len(added), replayed=len(rows) - len(added))
-            if self.engine is not None:
-                self.engine.wake()
         return results
 
     def _local(self, alert: Alert) -> None:
-        if self.alert_log.record(alert):
+        if self.alert_log.record(alert, sync=False):
             log.info("alert_delivered", alert_id=alert.alert_id, kind=alert.kind,
                      capital=alert.capital.name, channel="jsonl")
             if self.stdout:
