@@ -228,14 +228,19 @@ def test_source_is_the_feed_name_when_the_page_declares_no_site_name() -> None:
         ("", '<meta http-equiv="Content-Language" content="fr">', "fr"),
         ("", '<meta property="og:locale" content="es_ES">', "es"),
         (' lang="de"', '<meta property="og:locale" content="es_ES">', "de"),
-        ("", "", None),
     ],
 )
-def test_language_is_the_one_the_page_declares(
-    html_attrs: str, head: str, expected: str | None
-) -> None:
+def test_language_is_the_one_the_page_declares(html_attrs: str, head: str, expected: str) -> None:
     article = run(make_raw(news_page(head, html_attrs=html_attrs)))
     assert article.language == expected
+    assert article.language_source == "page"
+
+
+def test_language_is_detected_from_the_text_when_the_page_declares_none() -> None:
+    """The fixture story is English prose, and its page has no lang attribute or meta."""
+    article = run(make_raw(news_page("")))
+    assert article.language == "en"
+    assert article.language_source == "detected"
 
 
 # --- fallbacks -------------------------------------------------------------

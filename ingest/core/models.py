@@ -70,6 +70,8 @@ class RawPage(Payload):
 
 ExtractionStatus = Literal["ok", "partial", "empty"]
 PublishedSource = Literal["page", "feed", "fetched"]
+PageKind = Literal["article", "video", "live_blog", "consent_wall", "paywall"]
+LanguageSource = Literal["page", "detected"]
 
 
 class Extraction(Payload):
@@ -80,6 +82,10 @@ class Extraction(Payload):
     status: ExtractionStatus
     reason: str | None = Field(default=None, description="why not 'ok', in plain words")
     extractor: str = "trafilatura"
+    page_kind: PageKind = Field(
+        default="article",
+        description="what the page is: a news article, or a page that only looks like one",
+    )
 
 
 class Article(Payload):
@@ -96,6 +102,9 @@ class Article(Payload):
     authors: list[str] = Field(default_factory=list)
     text: str = Field(description="main text, paragraphs separated by a blank line")
     language: str | None = None
+    language_source: LanguageSource | None = Field(
+        default=None, description="'page' when the page declares it, 'detected' from the text"
+    )
     published: AwareDatetime
     published_source: PublishedSource
     fetched_at: AwareDatetime

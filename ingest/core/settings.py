@@ -153,6 +153,15 @@ class CleanerSettings(Section):
     min_text_chars: int = Field(default=200, ge=0, description="shorter text → 'partial'")
     page_timeout: Duration = timedelta(seconds=30)
     workers: int = Field(default=0, ge=0, description="extraction processes; 0 = one per core")
+    max_page_chars: int = Field(
+        default=2_000_000, ge=10_000, description="longer pages are cut before extraction"
+    )
+    reset_caches_every: int = Field(
+        default=500, ge=1, description="pages per worker between trafilatura cache resets"
+    )
+    fast_extraction: bool = Field(
+        default=True, description="skip trafilatura's fallback extractors (readability, jusText)"
+    )
 
 
 class DedupeSettings(Section):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -52,17 +53,27 @@ def terms(text: str) -> set[str]:
     """
     found: set[str] = set()
     for match in _CAPITALISED.finditer(text):
-        word = match.group()
-        if not _NAME_LIKE.search(word, 1):
-            before = text[max(0, match.start() - 3) : match.start()]
-            if match.start() == 0 or _SENTENCE_END.search(before) or "\n" in before:
+        name_like, folded = _fold(match.group())
+        if folded is None:
+            continue
+        if not name_like:
+            start = match.start()
+            before = text[max(0, start - 3) : start]
+            if start == 0 or _SENTENCE_END.search(before) or "\n" in before:
                 continue
-        folded = _POSSESSIVE.sub("", word).strip("-'\u2019").casefold()
-        if len(folded) > 1 and folded not in _STOP:
-            found.add(folded)
+        found.add(folded)
     return found
 
 
+@lru_cache(maxsize=1 << 16)
+def _fold(word: str) -> tuple[bool, str | None]:
+    """(shaped like a name, the term or None for a stop word); the same words recur a lot."""
+    folded = _POSSESSIVE.sub("", word).strip("-'\u2019").casefold()
+    term = folded if len(folded) > 1 and folded not in _STOP else None
+    return bool(_NAME_LIKE.search(word, 1)), term
+
+
+@lru_cache(maxsize=1 << 16)
 def term_id(term: str) -> int:
     """A stable signed 64-bit id for a term (SQLite INTEGER)."""
     digest = hashlib.blake2b(term.encode(), digest_size=8).digest()
@@ -84,7 +95,11 @@ def overlap(
 
     `mine` and `theirs` are sorted unique term ids, each with its weights.
     """
-    shared = np.isin(mine, theirs, assume_unique=True)
+    if theirs.size == 0:
+        return 0.0
+    # both sorted: a binary search per term beats np.isin on arrays this small
+    at = np.minimum(np.searchsorted(theirs, mine), theirs.size - 1)
+    shared = theirs[at] == mine
     if np.count_nonzero(shared) < MIN_SHARED:
         return 0.0
     smaller = min(float(my_weights.sum()), float(their_weights.sum()))
