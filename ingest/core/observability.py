@@ -1,4 +1,4 @@
-"""Prometheus metrics and health endpoints, one small HTTP server per process.
+"""Prometheus metrics and health endpoints: the one HTTP server every component uses.
 
 `GET /metrics` (Prometheus text format), `GET /healthz` (the process is
 alive) and `GET /readyz` (connected to the broker, partitions assigned, and
@@ -8,13 +8,24 @@ thread-safe state: counters, and a `Readiness` object the loop updates.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 log = structlog.get_logger()
 
@@ -61,16 +72,47 @@ class Readiness:
         return None
 
 
-def serve(host: str, port: int, readiness: Readiness) -> ThreadingHTTPServer:
-    """Start the metrics and health server in a daemon thread; returns the server."""
+HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+"""Returns (healthy, details); /healthz answers 200 or 503 with the details as JSON."""
 
+
+class MetricsServer:
+    """`/metrics`, `/healthz` and (with a `Readiness`) `/readyz` on one port.
+
+    Created started, in a daemon thread; `close()` stops it. `registry` lets a
+    component that runs several times in one process keep its own counters.
+    """
+
+    def __init__(
+        self, host: str, port: int, *, registry: CollectorRegistry = REGISTRY,
+        health: HealthCheck | None = None, readiness: Readiness | None = None,
+    ) -> None:
+        self._server = ThreadingHTTPServer((host, port), _handler(registry, health, readiness))
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, name="metrics", daemon=True).start()
+        log.info("metrics_server_started", url=f"http://{host}:{self.port}/metrics")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(
+    registry: CollectorRegistry, health: HealthCheck | None, readiness: Readiness | None
+) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path == "/metrics":
-                self._reply(200, generate_latest(), CONTENT_TYPE_LATEST)
-            elif self.path == "/healthz":
+            path = self.path.split("?")[0]
+            if path == "/metrics":
+                self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+            elif path == "/healthz" and health is not None:
+                ok, details = health()
+                body = json.dumps({"status": "ok" if ok else "unhealthy", **details}).encode()
+                self._reply(200 if ok else 503, body, "application/json")
+            elif path == "/healthz":
                 self._reply(200, b"ok\n")
-            elif self.path == "/readyz":
+            elif path == "/readyz" and readiness is not None:
                 problem = readiness.problem()
                 body = (problem or "ready").encode() + b"\n"
                 self._reply(503 if problem else 200, body)
@@ -87,7 +129,4 @@ def serve(host: str, port: int, readiness: Readiness) -> ThreadingHTTPServer:
         def log_message(self, format: str, *args: object) -> None:
             return  # scrapes every few seconds are not news
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
-    log.info("metrics_server_started", url=f"http://{host}:{server.server_address[1]}/metrics")
-    return server
+    return Handler

@@ -40,8 +40,8 @@ from ingest.core.observability import (
     DEAD_LETTERS,
     MESSAGES_IN,
     MESSAGES_OUT,
+    MetricsServer,
     Readiness,
-    serve,
 )
 from ingest.core.settings import Settings
 from ingest.core.topics import Topic
@@ -220,7 +220,7 @@ class StreamRunner:
         kafka = self.settings.kafka
         observe = self.settings.observability
         if observe.metrics_port:
-            serve(observe.metrics_host, observe.metrics_port, self.readiness)
+            MetricsServer(observe.metrics_host, observe.metrics_port, readiness=self.readiness)
         offsets = _Offsets()
         consumer = make_consumer(kafka, group_id=f"news-ingest.{self.stage.name}")
         consumer.subscribe([self.stage.input.name], listener=offsets)

@@ -24,13 +24,14 @@ import structlog
 
 from ingest.core.http_client import HttpClient
 from ingest.core.models import Item
+from ingest.core.observability import MetricsServer
 from ingest.core.runtime import BadInput, Inbound, Output, Result
 from ingest.core.settings import Settings
 from ingest.core.topics import ITEMS, RAW
 from ingest.fetcher.fetch import FetchError, fetch_page
 from ingest.fetcher.pacing import HostPacer
 from ingest.fetcher.robots import RobotsCache
-from ingest.poller.telemetry import FetcherMetrics, TelemetryServer
+from ingest.poller.telemetry import FetcherMetrics
 
 log = structlog.get_logger()
 
@@ -55,9 +56,9 @@ class FetcherStage:
         self.metrics = FetcherMetrics()
         self.server = None
         if http.fetcher_metrics_port:
-            self.server = TelemetryServer(
-                self.metrics.registry, self._health, host=settings.poller.metrics_host,
-                port=http.fetcher_metrics_port,
+            self.server = MetricsServer(
+                settings.poller.metrics_host, http.fetcher_metrics_port,
+                registry=self.metrics.registry, health=self._health,
             )
 
     def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:

@@ -25,6 +25,7 @@ import structlog
 
 from ingest.core.http_client import HttpClient
 from ingest.core.kafka_clients import make_producer, wait_for_broker
+from ingest.core.observability import MetricsServer
 from ingest.core.runtime import Output, OutputSink, ShutdownFlag
 from ingest.core.settings import FeedConfig, Settings
 from ingest.core.topics import ITEMS
@@ -34,7 +35,7 @@ from ingest.poller.membership import Membership, Ownership
 from ingest.poller.poll import PollResult
 from ingest.poller.schedule import PollSchedule
 from ingest.poller.state import FeedState, FeedStateStore
-from ingest.poller.telemetry import PollerMetrics, TelemetryServer
+from ingest.poller.telemetry import PollerMetrics
 
 log = structlog.get_logger()
 
@@ -73,9 +74,9 @@ class PollerSource:
             if store.adopt_broker(cluster_id):
                 log.warning("broker_changed_reemitting", cluster_id=cluster_id)
             if self.settings.poller.metrics_port:
-                server = TelemetryServer(
-                    self.metrics.registry, self._health, host=self.settings.poller.metrics_host,
-                    port=self.settings.poller.metrics_port,
+                server = MetricsServer(
+                    self.settings.poller.metrics_host, self.settings.poller.metrics_port,
+                    registry=self.metrics.registry, health=self._health,
                 )
             asyncio.run(self._main(sink, store))
         finally:
