@@ -190,9 +190,6 @@ DEFAULT_ACTORS = [
 
 class AlertSettings(Section):
     actors: list[ActorConfig] = Field(default_factory=lambda: list(DEFAULT_ACTORS))
-    novelty_window: Duration = Field(
-        default=timedelta(days=14), description="an earlier alert of the same or higher kind"
-    )
     horizon: Duration = Field(
         default=timedelta(days=3), description="older than this before the watermark: no alert"
     )
