@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,8 +63,6 @@ def run_demo(timeout: float, echo: Callable[[str], None]) -> int:
             echo(f"demo: serving {len(PAGE_NAMES)} pages in {len(feeds)} feeds at "
                  f"{server.base_url}; broker {broker.bootstrap_servers}")
             echo("demo: running poller → fetcher → cleaner → dedupe → geotag → alert → notify")
-            import time  # noqa: PLC0415 - only the demo waits on the wall clock
-
             deadline = time.monotonic() + timeout
             supervisor = Supervisor(stage_names(), config, env={}, grace_seconds=10)
             supervisor.run(
