@@ -30,6 +30,8 @@ from tests.test_pipeline import Pipeline, pipeline_factory  # noqa: F401 - fixtu
 
 ARTICLES_IN_STREAM = int(os.environ.get("NEWS_INGEST_FAULT_ARTICLES", "150"))
 SEEDS = [int(s) for s in os.environ.get("NEWS_INGEST_FAULT_SEEDS", "7").split(",")]
+# The feed gains items at this rate, so the stream flows while stages are killed.
+PUBLISH_RATE = max(10.0, ARTICLES_IN_STREAM / 120)
 STAGES = ("poller", "fetcher", "cleaner", "dedupe", "geotag", "alert", "notify")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -65,13 +67,18 @@ def test_killing_stages_at_random_loses_no_article_and_repeats_no_alert(
     rng = random.Random(seed)
     stories: list[int | str] = list(range(1, ARTICLES_IN_STREAM))
     stories.insert(rng.randrange(len(stories)), MAIN_STORY)
-    with Newsroom({"bulletin": stories}) as newsroom:
+    with Newsroom({"bulletin": stories}, publish_rate=PUBLISH_RATE) as newsroom:
         pipeline = pipeline_factory({"Bulletin": newsroom.feed_url("bulletin")})
         pipeline.start()
         pipeline.wait(lambda: len(stage_pids(pipeline.log)) == len(STAGES), "every stage")
+        publishing_ends = time.monotonic() + ARTICLES_IN_STREAM / PUBLISH_RATE
         kills: dict[str, int] = dict.fromkeys(STAGES, 0)
-        for stage in rng.sample(STAGES, len(STAGES)) * 2:  # every stage, twice, in random order
-            time.sleep(rng.uniform(0.5, 3.0))
+        # Every stage twice in random order, then random stages for as long as
+        # the feed is still publishing, so that kills hit every part of the stream.
+        schedule = rng.sample(STAGES, len(STAGES)) * 2
+        while schedule or time.monotonic() < publishing_ends:
+            stage = schedule.pop() if schedule else rng.choice(STAGES)
+            time.sleep(rng.uniform(0.5, 3.0) if schedule else rng.uniform(2.0, 8.0))
             os.kill(stage_pids(pipeline.log)[stage], signal.SIGKILL)
             kills[stage] += 1
         pipeline.wait(
