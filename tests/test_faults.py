@@ -73,13 +73,21 @@ def test_killing_stages_at_random_loses_no_article_and_repeats_no_alert(
         pipeline.wait(lambda: len(stage_pids(pipeline.log)) == len(STAGES), "every stage")
         publishing_ends = time.monotonic() + ARTICLES_IN_STREAM / PUBLISH_RATE
         kills: dict[str, int] = dict.fromkeys(STAGES, 0)
+        killed: set[int] = set()
         # Every stage twice in random order, then random stages for as long as
         # the feed is still publishing, so that kills hit every part of the stream.
         schedule = rng.sample(STAGES, len(STAGES)) * 2
         while schedule or time.monotonic() < publishing_ends:
             stage = schedule.pop() if schedule else rng.choice(STAGES)
             time.sleep(rng.uniform(0.5, 3.0) if schedule else rng.uniform(2.0, 8.0))
-            os.kill(stage_pids(pipeline.log)[stage], signal.SIGKILL)
+            # A stage killed moments ago may still be waiting for its restart.
+            def restarted(name: str = stage) -> bool:
+                return stage_pids(pipeline.log)[name] not in killed
+
+            pipeline.wait(restarted, f"{stage} to restart")
+            pid = stage_pids(pipeline.log)[stage]
+            os.kill(pid, signal.SIGKILL)
+            killed.add(pid)
             kills[stage] += 1
         pipeline.wait(
             lambda: pipeline.drained(articles=ARTICLES_IN_STREAM)
