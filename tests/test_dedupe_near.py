@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +13,8 @@ from ingest.cleaner.extract import clean
 from ingest.core.models import Article, Extraction, Item, RawPage
 from ingest.demo.catalogue import load_page
 from workers.dedupe.index import DedupeIndex
-from workers.dedupe.normalise import strip_furniture
+from workers.dedupe.normalise import normalise_text, story_texts, strip_furniture
+from workers.dedupe.stories import terms
 
 T0 = datetime(2021, 6, 21, 6, 0, tzinfo=UTC)
 BASE = "http://127.0.0.1:8000"
@@ -143,3 +145,66 @@ def test_near_duplicates_older_than_the_window_are_not_matched(db_path: Path) ->
         index.check_and_add(from_demo_page("kunduz-maimana", "a" * 32, "ledger", 0))
         late = from_demo_page("kunduz-maimana-syndicated", "b" * 32, "courier", 30)
         assert index.check_and_add(late).duplicate_of is None
+
+
+def test_one_folding_gives_the_whole_and_the_furniture_free_texts() -> None:
+    """`story_texts` folds once; what it returns equals normalising each text on its own."""
+    text = (
+        "By Farida Sultani\n\nKABUL (Wire) \u2014 \u201cFighters\u201d entered the city"
+        " on Sunday.\n"
+        "  \nResidents fled the \ufb01elds.\nNYTIMES, BLOOMBERG"
+    )
+    whole, stripped, story = story_texts(text)
+    assert whole == normalise_text(text)
+    assert stripped == strip_furniture(text)
+    assert story == normalise_text(stripped)
+    assert story == "fighters entered the city on sunday residents fled the fields"
+    plain = "Fighters entered the city.\n\nResidents fled."
+    whole = normalise_text(plain)
+    assert story_texts(plain) == (whole, strip_furniture(plain), whole)
+
+
+def test_story_terms_keep_names_anywhere_and_other_capitals_inside_sentences() -> None:
+    text = "Fighters of al-Shabaab and the RSF reached Kunduz. Residents fled to Maimana-based"
+    assert terms(text) == {"al-shabaab", "rsf", "kunduz", "maimana-based"}
+
+
+def test_a_batch_finds_copies_of_articles_earlier_in_the_same_batch(db_path: Path) -> None:
+    """Writes of a batch are held until its commit; later articles of the batch still see them."""
+    body = "Fighters entered the northern city of Kunduz on Sunday, councillors said. " * 4
+    first = written("first", body, 0)
+    copy = written("copy", "KUNDUZ (Wire) \u2014 " + body, 1)
+    url_copy = first.model_copy(update={"article_id": "again", "text": "Another text entirely."})
+    with DedupeIndex(db_path) as index:
+        verdicts = index.check_and_add_all([first, copy, url_copy])
+    assert [(v.duplicate_of, v.match) for v in verdicts] == [
+        (None, None), ("first", "near"), ("first", "url"),
+    ]
+    with DedupeIndex(db_path) as reopened:  # the batch is on disk and the tables rebuilt from it
+        later = reopened.check_and_add(written("later", "MAIMANA \u2014 " + body, 2))
+    assert (later.duplicate_of, later.match, later.story_id) == ("first", "near", "first")
+
+
+def test_a_file_of_schema_version_2_keeps_its_verdicts_and_forgets_its_sketches(
+    db_path: Path,
+) -> None:
+    body = "Fighters entered the northern city of Kunduz on Sunday, councillors said. " * 4
+    with DedupeIndex(db_path) as index:
+        index.check_and_add(written("first", body, 0))
+    with sqlite3.connect(db_path) as db:  # as an older program left it
+        db.execute("PRAGMA user_version=2")
+        db.execute("CREATE TABLE story_term (term INTEGER, published REAL, slot INTEGER)")
+    db.close()
+    with DedupeIndex(db_path) as reopened:
+        assert reopened.check_and_add(written("first", body, 0)).duplicate_of is None
+        exact = reopened.check_and_add(written("copy", body, 1))
+        near = reopened.check_and_add(written("near", "KUNDUZ \u2014 " + body, 2))
+    # the exact text hash is kept, the old signature is gone
+    assert (exact.duplicate_of, exact.match) == ("first", "text")
+    assert near.duplicate_of is None
+    with sqlite3.connect(db_path) as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+    db.close()
+    assert "story_term" not in tables
+    assert version == 3

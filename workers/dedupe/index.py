@@ -8,13 +8,15 @@ the process and of the whole service. It holds, for the dedupe window:
 - `verdict`: every article id processed → the verdict it got, so that a
   replayed article gets exactly its first verdict again;
 - `sketch`: for every first copy long enough to compare, its MinHash
-  signature (`workers.dedupe.sketch`), its story and its story terms
-  (`workers.dedupe.stories`); `story_term` indexes its rarest terms.
+  signature (`workers.dedupe.sketch`), its story, its story terms
+  (`workers.dedupe.stories`) and the rarest of them.
 
-The LSH band table (`workers.dedupe.bands`) and the terms' document
-frequencies are in memory only, rebuilt from `sketch` when the index opens,
-and rebuilt again if a transaction fails, so they never disagree with the
-file (a crash loses only the uncommitted batch, which Kafka replays).
+The LSH band postings, the rarest terms' postings (`workers.dedupe.bands`)
+and the terms' document frequencies are in memory only, rebuilt from
+`sketch` when the index opens, and rebuilt again if a transaction fails, so
+they never disagree with the file (a crash loses only the uncommitted batch,
+which Kafka replays). A batch is decided in one transaction
+(`workers.dedupe.store`) committed before `check_and_add_all` returns.
 
 Time is the articles' own fetch time, never the wall clock: the newest fetch
 time processed so far is the index's "now", entries first seen more than
@@ -26,13 +28,11 @@ the fetch time says when the copy actually reached us.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -40,9 +40,10 @@ import structlog
 
 from ingest.core.models import Article, Deduped, DuplicateMatch
 from workers.dedupe import stories
-from workers.dedupe.bands import BandTable
-from workers.dedupe.normalise import hash_normalised, normalise_text, strip_furniture
-from workers.dedupe.sketch import PERMUTATIONS, Sketch, band_keys_many, containment, sketch
+from workers.dedupe.bands import Postings
+from workers.dedupe.prepare import Prepared, prepare
+from workers.dedupe.sketch import SIGNATURE_SIZE, band_keys_many
+from workers.dedupe.store import IndexFile, Recorded, Stored
 
 log = structlog.get_logger()
 
@@ -51,43 +52,6 @@ DEFAULT_MIN_TEXT_CHARS = 100
 DEFAULT_NEAR_CONTAINMENT = 0.6
 DEFAULT_STORY_WINDOW = timedelta(hours=48)
 NAME_CONTAINMENT = 0.5
-_SCHEMA_VERSION = 2
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS first_seen (
-    kind TEXT NOT NULL,           -- 'url' or 'text'
-    key TEXT NOT NULL,            -- canonical URL or text hash
-    article_id TEXT NOT NULL,     -- the first article that carried it
-    seen_at REAL NOT NULL,        -- that article's fetch time, Unix seconds
-    PRIMARY KEY (kind, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS first_seen_by_time ON first_seen (seen_at);
-CREATE TABLE IF NOT EXISTS verdict (
-    article_id TEXT PRIMARY KEY,
-    story_id TEXT NOT NULL,
-    duplicate_of TEXT,
-    match TEXT,
-    seen_at REAL NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS verdict_by_time ON verdict (seen_at);
-CREATE TABLE IF NOT EXISTS sketch (
-    slot INTEGER PRIMARY KEY AUTOINCREMENT,  -- the band table's id for the article
-    article_id TEXT NOT NULL,
-    story_id TEXT NOT NULL,
-    seen_at REAL NOT NULL,
-    published REAL NOT NULL,
-    shingles INTEGER NOT NULL,
-    signature BLOB NOT NULL,      -- PERMUTATIONS little-endian uint32
-    terms BLOB NOT NULL,          -- story term ids, little-endian int64
-    top_terms BLOB NOT NULL       -- the rarest of them, as indexed in story_term
-);
-CREATE INDEX IF NOT EXISTS sketch_by_time ON sketch (seen_at);
-CREATE TABLE IF NOT EXISTS story_term (
-    term INTEGER NOT NULL,
-    published REAL NOT NULL,
-    slot INTEGER NOT NULL,
-    PRIMARY KEY (term, published, slot)
-) WITHOUT ROWID;
-"""
 _MATCHES: dict[str | None, DuplicateMatch | None] = {
     None: None,
     "url": "url",
@@ -96,41 +60,37 @@ _MATCHES: dict[str | None, DuplicateMatch | None] = {
 }
 _DF_BUCKETS = 1 << 20  # document frequencies are counted per hashed bucket of term ids
 _STORY_CANDIDATES = 8
+# Story candidates come from each rare term's newest entries only: a term that
+# thousands of reports in the window carry does not single out an event, and
+# reading all its entries for every article would make the decision slow.
+_TERM_ENTRIES = 1000
+_U32_MAX = 2**32 - 1
 
 
-@dataclass(frozen=True)
-class _Verdict:
-    story_id: str
-    duplicate_of: str | None = None
-    match: DuplicateMatch | None = None
-    similarity: float | None = None
-
-
-@dataclass(frozen=True)
-class _Indexed:
-    slot: int
-    article_id: str
-    story_id: str
-    sketch: Sketch
-
-
-def _same_names(mine: set[int], theirs: set[int]) -> bool:
+def _same_names(mine: npt.NDArray[np.int64], theirs: npt.NDArray[np.int64]) -> bool:
     """Whether a near-identical text also names the same people and places.
 
     Text generated from one template (a weather bulletin, a price report, an
     outlet's stock phrases) matches on shingles while it reports a different
     event; a copy keeps the original's names, except those in cut paragraphs.
+    Both are sorted unique term ids.
     """
-    if len(mine) < 3:
+    if mine.size < 3:
         return True
-    return len(mine & theirs) >= NAME_CONTAINMENT * len(mine)
+    shared = np.intersect1d(mine, theirs, assume_unique=True).size
+    return bool(shared >= NAME_CONTAINMENT * mine.size)
+
+
+def _seconds(value: float) -> int:
+    """A time as the unsigned 32-bit whole seconds the postings keep."""
+    return min(max(int(value), 0), _U32_MAX)
 
 
 class DedupeIndex:
     """Owns one SQLite file; opened when the dedupe stage starts, closed at shutdown.
 
     An instance belongs to one thread (the stage's loop thread; SQLite
-    enforces it) and one process: the band table in memory is this
+    enforces it) and one process: the postings in memory are this
     process's, so two processes must not share the file. Each call is one
     `BEGIN IMMEDIATE` transaction, committed before it returns, so a verdict
     handed out is already durable.
@@ -161,64 +121,68 @@ class DedupeIndex:
         self.min_text_chars = min_text_chars
         self.near_containment = near_containment
         self.story_window = story_window
-        self.bands = BandTable()
+        self.bands = Postings()
+        # A rare term of a busy story has many fresh entries, which `counts` reads in
+        # Python: freeze them into numpy segments sooner.
+        self.story_terms = Postings(stamped=True, freeze_every=256)
         self._df = np.zeros(_DF_BUCKETS, dtype=np.int64)
         self._stories = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # Autocommit mode: transactions are begun and ended explicitly below.
-        self._db = sqlite3.connect(path, isolation_level=None)
+        self._file = IndexFile(path)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._create_schema()
-            row = self._db.execute("SELECT max(seen_at), count(*) FROM verdict").fetchone()
-            self._now: float | None = row[0]
+            self._now, articles = self._file.newest()
             self._rebuild()
         except BaseException:
-            self._db.close()
+            self._file.close()
             raise
         log.info(
             "dedupe_index_opened",
             path=str(path),
-            articles=row[1],
+            articles=articles,
             sketches=self._stories,
             window_s=window.total_seconds(),
         )
 
-    def _create_schema(self) -> None:
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, 1, _SCHEMA_VERSION):  # version 1 lacked only the new tables
-            raise RuntimeError(
-                f"{self.path} has dedupe schema version {version}; "
-                f"this program knows version {_SCHEMA_VERSION}"
-            )
-        self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
-
     def _rebuild(self) -> None:
-        """Refill the band table and term frequencies from the file, within the window."""
+        """Refill the postings and term frequencies from the file, within the window."""
         self.bands.clear()
+        self.story_terms.clear()
         self._df[:] = 0
         self._stories = 0
+        self._next_slot = self._file.next_slot()
         cutoff = -np.inf if self._now is None else self._now - self.window.total_seconds()
         slots: list[int] = []
         times: list[int] = []
+        published: list[int] = []
         signatures: list[bytes] = []
-        for slot, seen_at, signature, terms in self._db.execute(
-            "SELECT slot, seen_at, signature, terms FROM sketch WHERE seen_at >= ? ORDER BY slot",
-            (cutoff,),
-        ):
+        terms: list[bytes] = []
+        tops: list[npt.NDArray[np.int64]] = []
+        for slot, seen_at, when, signature, term_ids, top in self._file.live_sketches(cutoff):
             slots.append(slot)
-            times.append(int(seen_at))
+            times.append(_seconds(seen_at))
+            published.append(_seconds(when))
             signatures.append(signature)
-            self._count_terms(np.frombuffer(terms, dtype="<i8"), +1)
-        if slots:
-            matrix = np.frombuffer(b"".join(signatures), dtype="<u4").reshape(-1, PERMUTATIONS)
-            self.bands.add_many(
-                np.asarray(slots, dtype=np.uint32),
-                band_keys_many(matrix),
-                np.asarray(times, dtype=np.uint32),
-            )
+            terms.append(term_ids)
+            tops.append(np.frombuffer(top, dtype="<i8"))
+        if not slots:
+            return
+        self._count_terms(np.frombuffer(b"".join(terms), dtype="<i8"), +1)
+        self._stories = len(slots)
+        matrix = np.frombuffer(b"".join(signatures), dtype="<u4").reshape(-1, SIGNATURE_SIZE)
+        keys = band_keys_many(matrix)
+        slot_array = np.asarray(slots, dtype=np.uint32)
+        time_array = np.asarray(times, dtype=np.uint32)
+        self.bands.add_many(
+            keys.reshape(-1),
+            np.repeat(slot_array, keys.shape[1]),
+            np.repeat(time_array, keys.shape[1]),
+        )
+        counts = [top.size for top in tops]
+        self.story_terms.add_many(
+            np.concatenate(tops).astype(np.uint64),
+            np.repeat(slot_array, counts),
+            np.repeat(time_array, counts),
+            np.repeat(np.asarray(published, dtype=np.uint32), counts),
+        )
 
     def check_and_add(self, article: Article) -> Deduped:
         """The article's verdict; the article is recorded before this returns."""
@@ -235,227 +199,171 @@ class DedupeIndex:
         earlier report of the same event (`workers.dedupe.stories`). An article
         id seen before within the window gets the verdict it got then.
         """
+        batch = prepare(list(articles), self.min_text_chars)
         now = self._now
         window = self.window.total_seconds()
         results: list[Deduped] = []
-        self._db.execute("BEGIN IMMEDIATE")
+        self._file.begin(
+            [p.article.article_id for p in batch],
+            (key for p in batch for key in self._keys(p)),
+        )
         try:
-            for article in articles:
-                seen_at = article.fetched_at.timestamp()
+            for one in batch:
+                seen_at = one.article.fetched_at.timestamp()
                 now = seen_at if now is None else max(now, seen_at)
-                results.append(self._check_one(article, seen_at, now - window))
-            if now is not None:
-                self._purge(now - window)
-            self._db.execute("COMMIT")
+                results.append(self._check_one(one, seen_at, now - window))
+            cutoff = None if now is None else now - window
+            for terms in self._file.commit(cutoff):
+                self._count_terms(terms, -1)
+                self._stories -= 1
+            if cutoff is not None:
+                self.bands.expire(int(cutoff))
+                self.story_terms.expire(int(cutoff))
         except BaseException:
-            self._db.execute("ROLLBACK")
-            self._rebuild()  # the band table may hold entries the file never got
+            self._file.rollback()
+            self._rebuild()  # the postings may hold entries the file never got
             raise
         self._now = now
         return results
 
-    def _check_one(self, article: Article, seen_at: float, cutoff: float) -> Deduped:
-        normalised = normalise_text(article.text)
-        digest = hash_normalised(normalised)
-        verdict = self._recorded_verdict(article.article_id, cutoff)
-        if verdict is None:
-            verdict = self._decide(article, normalised, digest, seen_at, cutoff)
-            self._db.execute(
-                "INSERT OR REPLACE INTO verdict VALUES (?, ?, ?, ?, ?)",
-                (
-                    article.article_id,
-                    verdict.story_id,
-                    verdict.duplicate_of,
-                    verdict.match,
-                    seen_at,
-                ),
-            )
+    @staticmethod
+    def _keys(one: Prepared) -> list[tuple[DuplicateMatch, str]]:
+        keys: list[tuple[DuplicateMatch, str]] = []
+        if one.article.canonical_url:
+            keys.append(("url", one.article.canonical_url))
+        if one.long_enough:
+            keys.append(("text", one.digest))
+        return keys
+
+    def _check_one(self, one: Prepared, seen_at: float, cutoff: float) -> Deduped:
+        article = one.article
+        recorded = self._file.verdict(article.article_id, cutoff)
+        if recorded is None:
+            recorded = self._decide(one, seen_at, cutoff)
+            self._file.record_verdict(article.article_id, recorded)
         return Deduped(
             article=article,
-            text_hash=digest,
-            story_id=verdict.story_id,
-            duplicate_of=verdict.duplicate_of,
-            match=verdict.match,
+            text_hash=one.digest,
+            story_id=recorded.story_id,
+            duplicate_of=recorded.duplicate_of,
+            match=_MATCHES[recorded.match],
         )
 
-    def _recorded_verdict(self, article_id: str, cutoff: float) -> _Verdict | None:
-        row = self._db.execute(
-            "SELECT story_id, duplicate_of, match FROM verdict"
-            " WHERE article_id = ? AND seen_at >= ?",
-            (article_id, cutoff),
-        ).fetchone()
-        return None if row is None else _Verdict(row[0], row[1], _MATCHES[row[2]])
-
-    def _decide(
-        self, article: Article, normalised: str, digest: str, seen_at: float, cutoff: float
-    ) -> _Verdict:
-        keys: list[tuple[DuplicateMatch, str]] = []
-        if article.canonical_url:
-            keys.append(("url", article.canonical_url))
-        long_enough = bool(normalised) and len(normalised) >= self.min_text_chars
-        if long_enough:
-            keys.append(("text", digest))
-        verdict: _Verdict | None = None
+    def _decide(self, one: Prepared, seen_at: float, cutoff: float) -> Recorded:
+        article = one.article
+        verdict: Recorded | None = None
         new_keys: list[tuple[DuplicateMatch, str]] = []
-        for kind, key in keys:
-            row = self._db.execute(
-                "SELECT article_id FROM first_seen WHERE kind = ? AND key = ? AND seen_at >= ?",
-                (kind, key, cutoff),
-            ).fetchone()
-            if row is None:
+        for kind, key in self._keys(one):
+            first = self._file.first(kind, key, cutoff)
+            if first is None:
                 new_keys.append((kind, key))
-            elif verdict is None and row[0] != article.article_id:
-                verdict = _Verdict(self._story_of(row[0]), duplicate_of=row[0], match=kind)
-        stripped = strip_furniture(article.text) if long_enough else ""
-        comparable = normalise_text(stripped)
-        drawn = sketch(comparable) if len(comparable) >= self.min_text_chars else None
-        if drawn is not None:
-            mine = {stories.term_id(term) for term in stories.terms(stripped)}
+            elif verdict is None and first != article.article_id:
+                verdict = Recorded(self._file.story_of(first), first, kind, seen_at)
+        if one.sketch is not None:
             if verdict is None:
-                verdict = self._near_duplicate(drawn, mine, cutoff)
+                verdict = self._near_duplicate(one, seen_at, cutoff)
             if verdict is None:
-                story = self._index(article, drawn, mine, seen_at, cutoff)
-                verdict = _Verdict(story_id=story or article.article_id)
+                story = self._index(one, seen_at, cutoff)
+                verdict = Recorded(story or article.article_id, None, None, seen_at)
         if verdict is None:
-            verdict = _Verdict(story_id=article.article_id)
+            verdict = Recorded(article.article_id, None, None, seen_at)
         # A copy's other keys lead to the same first article, so a third copy
         # that shares only them still joins the story.
-        first = verdict.duplicate_of or article.article_id
-        self._db.executemany(
-            "INSERT OR REPLACE INTO first_seen VALUES (?, ?, ?, ?)",
-            [(kind, key, first, seen_at) for kind, key in new_keys],
-        )
+        first_article = verdict.duplicate_of or article.article_id
+        for kind, key in new_keys:
+            self._file.record_first(kind, key, first_article, seen_at)
         return verdict
 
-    def _story_of(self, article_id: str) -> str:
-        row = self._db.execute(
-            "SELECT story_id FROM verdict WHERE article_id = ?", (article_id,)
-        ).fetchone()
-        return article_id if row is None else str(row[0])
-
-    def _near_duplicate(self, drawn: Sketch, mine: set[int], cutoff: float) -> _Verdict | None:
-        slots = self.bands.candidates(drawn.band_keys(), int(cutoff))
+    def _near_duplicate(self, one: Prepared, seen_at: float, cutoff: float) -> Recorded | None:
+        assert one.sketch is not None
+        assert one.band_keys is not None
+        slots = self.bands.candidates(one.band_keys, int(cutoff))
+        if not slots:
+            return None
+        drawn = one.sketch
         best: tuple[float, int, str, str] | None = None
-        for slot, article_id, story_id, shingles, signature, terms in self._rows(
-            "SELECT slot, article_id, story_id, shingles, signature, terms FROM sketch",
-            slots,
-            cutoff,
-        ):
-            other = Sketch(np.frombuffer(signature, dtype="<u4"), shingles)
-            _, share = containment(drawn, other)
-            if share < self.near_containment:
+        for other in self._file.sketches(slots, cutoff):
+            similarity = float(np.count_nonzero(drawn.signature == other.signature))
+            similarity /= SIGNATURE_SIZE
+            # |A ∩ B| = J (|A| + |B|) / (1 + J) for sets A and B with Jaccard J
+            shared = similarity * (drawn.shingles + other.shingles) / (1.0 + similarity)
+            share = min(1.0, shared / max(drawn.shingles, 1))
+            if share < self.near_containment or not _same_names(one.terms, other.terms):
                 continue
-            if not _same_names(mine, set(np.frombuffer(terms, dtype="<i8").tolist())):
-                continue
-            if best is None or (share, -slot) > best[:2]:
-                best = (share, -slot, article_id, story_id)
+            if best is None or (share, -other.slot) > best[:2]:
+                best = (share, -other.slot, other.article_id, other.story_id)
         if best is None:
             return None
-        return _Verdict(best[3], duplicate_of=best[2], match="near", similarity=best[0])
-
-    def _rows(self, select: str, slots: Iterable[int], cutoff: float) -> list[tuple[Any, ...]]:
-        wanted = sorted(slots)
-        rows: list[tuple[Any, ...]] = []
-        for start in range(0, len(wanted), 500):  # SQLite's bound-parameter limit
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows.extend(
-                self._db.execute(
-                    f"{select} WHERE slot IN ({marks}) AND seen_at >= ?",
-                    (*chunk, cutoff),
-                )
-            )
-        return rows
+        return Recorded(best[3], best[2], "near", seen_at)
 
     def _weights(self, terms: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         return stories.weights(self._df[terms & (_DF_BUCKETS - 1)], self._stories)
 
-    def _index(
-        self, article: Article, drawn: Sketch, mine: set[int], seen_at: float, cutoff: float
-    ) -> str | None:
+    def _index(self, one: Prepared, seen_at: float, cutoff: float) -> str | None:
         """Record a first copy for near matching; the story it joins, if any."""
-        terms = np.asarray(sorted(mine), dtype=np.int64)
+        assert one.sketch is not None
+        assert one.band_keys is not None
+        article, terms = one.article, one.terms
         weights = self._weights(terms)
         # rarest first; ties by term id so that the choice is deterministic
-        top = terms[np.lexsort((terms, -weights))][: stories.TOP_TERMS].tolist()
+        top = terms[np.lexsort((terms, -weights))][: stories.TOP_TERMS]
         published = article.published.timestamp()
         story = self._matching_story(terms, weights, top, published, cutoff)
-        cursor = self._db.execute(
-            "INSERT INTO sketch (article_id, story_id, seen_at, published, shingles, signature,"
-            " terms, top_terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                article.article_id,
-                story or article.article_id,
-                seen_at,
-                published,
-                drawn.shingles,
-                drawn.signature.astype("<u4").tobytes(),
-                terms.astype("<i8").tobytes(),
-                np.asarray(top, dtype="<i8").tobytes(),
-            ),
-        )
-        slot = int(cursor.lastrowid or 0)
-        self._db.executemany(
-            "INSERT OR IGNORE INTO story_term VALUES (?, ?, ?)",
-            [(term, published, slot) for term in top],
-        )
-        self.bands.add(slot, drawn.band_keys(), int(seen_at))
+        slot = self._next_slot
+        self._next_slot += 1
+        stored = Stored(slot, article.article_id, story or article.article_id, seen_at,
+                        one.sketch.shingles, one.sketch.signature, terms)
+        self._file.record_sketch(stored, published, top)
+        self.bands.add(slot, one.band_keys, _seconds(seen_at))
+        self.story_terms.add(slot, top.astype(np.uint64), _seconds(seen_at), _seconds(published))
         self._count_terms(terms, +1)
+        self._stories += 1
         return story
 
     def _matching_story(
         self,
         mine: npt.NDArray[np.int64],
         weights: npt.NDArray[np.float64],
-        top: list[int],
+        top: npt.NDArray[np.int64],
         published: float,
         cutoff: float,
     ) -> str | None:
-        if mine.size < stories.MIN_SHARED or not top:
+        """The story of the indexed report closest to this one, if it is the same event.
+
+        Candidates are the reports published within `story_window` that have
+        at least two of this one's rarest terms, most shared first.
+        """
+        if mine.size < stories.MIN_SHARED or not top.size:
             return None
         span = self.story_window.total_seconds()
-        marks = ",".join("?" * len(top))
-        found = self._db.execute(
-            f"SELECT slot FROM story_term WHERE term IN ({marks})"  # noqa: S608
-            " AND published BETWEEN ? AND ? GROUP BY slot HAVING count(*) >= 2"
-            " ORDER BY count(*) DESC, slot LIMIT ?",
-            (*top, published - span, published + span, _STORY_CANDIDATES),
-        ).fetchall()
+        slots, counts = self.story_terms.counts(
+            top.astype(np.uint64), int(cutoff), _seconds(published - span),
+            _seconds(published + span), newest=_TERM_ENTRIES,
+        )
+        keep = counts >= 2
+        if not keep.any():
+            return None
+        slots, counts = slots[keep], counts[keep]
+        chosen = slots[np.lexsort((slots, -counts))][:_STORY_CANDIDATES]
+        others = [o for o in self._file.stories(chosen.tolist(), cutoff) if o[2].size]
+        if not others:
+            return None
+        theirs = np.concatenate([terms for _, _, terms in others])
+        lengths = np.fromiter((o[2].size for o in others), dtype=np.int64, count=len(others))
+        starts = np.cumsum(lengths) - lengths
+        scores = stories.overlaps(mine, weights, theirs, self._weights(theirs), starts)
         best: tuple[float, int, str] | None = None
-        for slot, story_id, terms in self._rows(
-            "SELECT slot, story_id, terms FROM sketch", (row[0] for row in found), cutoff
-        ):
-            theirs = np.frombuffer(terms, dtype="<i8").astype(np.int64)
-            score = stories.overlap(mine, weights, theirs, self._weights(theirs))
+        for (slot, story_id, _), score in zip(others, scores.tolist(), strict=True):
             if stories.same_story(score) and (best is None or (score, -slot) > best[:2]):
                 best = (score, -slot, story_id)
         return None if best is None else best[2]
 
     def _count_terms(self, terms: npt.NDArray[np.int64], sign: int) -> None:
-        buckets = terms.astype(np.int64) & (_DF_BUCKETS - 1)
-        np.add.at(self._df, buckets, sign)
-        self._stories += sign
-
-    def _purge(self, cutoff: float) -> None:
-        self._db.execute("DELETE FROM first_seen WHERE seen_at < ?", (cutoff,))
-        self._db.execute("DELETE FROM verdict WHERE seen_at < ?", (cutoff,))
-        expired = self._db.execute(
-            "SELECT slot, published, terms, top_terms FROM sketch WHERE seen_at < ?", (cutoff,)
-        ).fetchall()
-        if not expired:
-            return
-        for slot, published, terms, top in expired:
-            self._count_terms(np.frombuffer(terms, dtype="<i8"), -1)
-            self._db.executemany(
-                "DELETE FROM story_term WHERE term = ? AND published = ? AND slot = ?",
-                [(term, published, slot) for term in np.frombuffer(top, dtype="<i8").tolist()],
-            )
-        self._db.execute("DELETE FROM sketch WHERE seen_at < ?", (cutoff,))
-        self.bands.expire(int(cutoff))
+        np.add.at(self._df, terms.astype(np.int64) & (_DF_BUCKETS - 1), sign)
 
     def close(self) -> None:
         """Close the file; the index must not be used afterwards."""
-        self._db.close()
+        self._file.close()
 
     def __enter__(self) -> Self:
         return self

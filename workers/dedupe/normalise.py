@@ -79,22 +79,72 @@ def strip_furniture(text: str) -> str:
     from the start of the first paragraphs. The story's own sentences are
     kept, in order, one per line.
     """
-    kept: list[str] = []
-    for raw in text.splitlines():
+    lines = text.splitlines()
+    return "\n".join(
+        part if isinstance(part, str) else lines[part].strip() for part in furniture_free(lines)
+    )
+
+
+def furniture_free(lines: list[str]) -> list[int | str]:
+    """What `strip_furniture` keeps of `text.splitlines()`: a line's index, or its cut text.
+
+    A line kept whole is given by its index, so that a caller holding the
+    line already normalised need not normalise it again.
+    """
+    kept: list[int | str] = []
+    for number, raw in enumerate(lines):
         paragraph = raw.strip()
         if not paragraph:
             continue
-        # at most 41 pieces: counting a long paragraph's words would cost more than the rest
-        words = len(paragraph.split(maxsplit=40))
-        if words <= 40 and _FURNITURE.match(paragraph):
+        # the anchored patterns fail at once on most paragraphs, the word count is dearer
+        if _FURNITURE.match(paragraph) and _words(paragraph) <= 40:
             continue
-        if words <= 8 and (_BYLINE.match(paragraph) or _AGENCY_WORDS.match(paragraph)):
+        if (_BYLINE.match(paragraph) or _AGENCY_WORDS.match(paragraph)) and _words(paragraph) <= 8:
             continue
         if len(kept) < 2:
-            paragraph = _DATELINE.sub("", paragraph, count=1)
-        if paragraph:
-            kept.append(paragraph)
-    return "\n".join(kept)
+            cut = _DATELINE.sub("", paragraph, count=1)
+            if cut != paragraph:
+                if cut:
+                    kept.append(cut)
+                continue
+        kept.append(number)
+    return kept
+
+
+def _words(paragraph: str) -> int:
+    """Words in `paragraph`, counted up to 41: a long paragraph is not split whole."""
+    return len(paragraph.split(maxsplit=40))
+
+
+def story_texts(text: str) -> tuple[str, str, str]:
+    """`normalise_text(text)`, `strip_furniture(text)` and the latter normalised.
+
+    Folds the text once: folding (NFKC, case, punctuation) maps no character
+    to a line break or a line break to anything else, and composes nothing
+    across one, so the folded text has the original's lines and each folded
+    line is that line's own folding.
+    """
+    folded = _fold(text)
+    lines = text.splitlines()
+    folded_lines = folded.splitlines()
+    kept = furniture_free(lines)
+    stripped = "\n".join(part if isinstance(part, str) else lines[part].strip() for part in kept)
+    normalised = " ".join(folded.split())
+    if len(folded_lines) != len(lines):  # not expected; stay correct if it happens
+        return normalised, stripped, normalise_text(stripped)
+    if all(isinstance(part, int) for part in kept) and len(kept) == sum(
+        1 for line in lines if line and not line.isspace()
+    ):
+        # every line kept whole, only blank ones dropped: the same words as the whole text
+        return normalised, stripped, normalised
+    story = " ".join(
+        folded_lines[part] if isinstance(part, int) else _fold(part) for part in kept
+    )
+    return normalised, stripped, " ".join(story.split())
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
 
 
 def normalise_text(text: str) -> str:
@@ -103,8 +153,7 @@ def normalise_text(text: str) -> str:
     Words stay separated by one space: "Kunduz's  GATE--today" (any quote or
     dash) and "kunduz s gate today" normalise alike.
     """
-    folded = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(folded.translate(_TABLE).split())
+    return " ".join(_fold(text).split())
 
 
 def text_hash(text: str) -> str:

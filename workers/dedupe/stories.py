@@ -26,6 +26,11 @@ import numpy.typing as npt
 _CAPITALISED = re.compile(
     r"(?<![\w'\u2019\-])(?:[^\W\d_a-z\u00df-\u00ff]|[a-z]{1,3}-(?=[^\W\d_a-z]))[\w'\u2019\-]*"
 )
+# _CAPITALISED's first branch with the look-behind moved after the first character
+_CAPITAL_START = re.compile(
+    r"[^\W\d_a-z\u00df-\u00ff](?<![\w'\u2019\-].)[\w'\u2019\-]*", re.DOTALL
+)
+_HYPHEN_CAPITAL = re.compile(r"-(?=[^\W\d_a-z])")
 _NAME_LIKE = re.compile(r"[^\W_a-z\u00df-\u00ff]")
 _POSSESSIVE = re.compile(r"['\u2019]s$")
 _SENTENCE_END = re.compile(r"[.!?…:\"“”]\s*$")
@@ -50,9 +55,14 @@ def terms(text: str) -> set[str]:
     "al-Shabaab") counts wherever it stands; another capitalised word counts
     only inside a sentence, so "Residents said ..." adds nothing while "the
     Taliban" and "in Kunduz" do.
+
+    Finds the same words as `_CAPITALISED.finditer`, in two passes that let
+    the regex engine skip ahead to a candidate first character instead of
+    trying the look-behind at every position: words starting with a capital,
+    then the rare "al-Shabaab" kind, found from their "-S".
     """
     found: set[str] = set()
-    for match in _CAPITALISED.finditer(text):
+    for match in _CAPITAL_START.finditer(text):  # _add, inlined: this loop is the hot one
         name_like, folded = _fold(match.group())
         if folded is None:
             continue
@@ -62,7 +72,27 @@ def terms(text: str) -> set[str]:
             if start == 0 or _SENTENCE_END.search(before) or "\n" in before:
                 continue
         found.add(folded)
+    if "-" in text:
+        for hyphen in _HYPHEN_CAPITAL.finditer(text):
+            at = hyphen.start()
+            for back in (3, 2, 1):  # the earliest start wins, as in a left-to-right scan
+                prefixed = _CAPITALISED.match(text, at - back) if at >= back else None
+                if prefixed is not None:
+                    _add(found, text, prefixed)
+                    break
     return found
+
+
+def _add(found: set[str], text: str, match: re.Match[str]) -> None:
+    name_like, folded = _fold(match.group())
+    if folded is None:
+        return
+    if not name_like:
+        start = match.start()
+        before = text[max(0, start - 3) : start]
+        if start == 0 or _SENTENCE_END.search(before) or "\n" in before:
+            return
+    found.add(folded)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -85,25 +115,33 @@ def weights(document_frequency: npt.NDArray[np.int64], total: int) -> npt.NDArra
     return np.log((total + 1) / (document_frequency + 0.5))
 
 
-def overlap(
+def overlaps(
     mine: npt.NDArray[np.int64],
     my_weights: npt.NDArray[np.float64],
     theirs: npt.NDArray[np.int64],
     their_weights: npt.NDArray[np.float64],
-) -> float:
-    """Weight of the shared terms over the weight of the smaller term set (0 when too few).
+    starts: npt.NDArray[np.int64],
+) -> npt.NDArray[np.float64]:
+    """For each candidate, the weight of the shared terms over that of the smaller set.
 
-    `mine` and `theirs` are sorted unique term ids, each with its weights.
+    `mine` is sorted unique term ids with their weights; `theirs` is the
+    candidates' sorted unique term ids one after the other, candidate i's
+    from `starts[i]` (none may be empty). A candidate sharing fewer than
+    `MIN_SHARED` terms scores 0. A term weighs the same in both sets, so the
+    shared weight is summed on the candidates' side, all at once.
     """
-    if theirs.size == 0:
-        return 0.0
-    # both sorted: a binary search per term beats np.isin on arrays this small
-    at = np.minimum(np.searchsorted(theirs, mine), theirs.size - 1)
-    shared = theirs[at] == mine
-    if np.count_nonzero(shared) < MIN_SHARED:
-        return 0.0
-    smaller = min(float(my_weights.sum()), float(their_weights.sum()))
-    return float(my_weights[shared].sum()) / smaller if smaller > 0 else 0.0
+    if mine.size == 0 or theirs.size == 0:
+        return np.zeros(starts.size, dtype=np.float64)
+    at = np.minimum(np.searchsorted(mine, theirs), mine.size - 1)
+    shared = mine[at] == theirs
+    counts = np.add.reduceat(shared.astype(np.int64), starts)
+    shared_weight = np.add.reduceat(np.where(shared, their_weights, 0.0), starts)
+    smaller = np.minimum(float(my_weights.sum()), np.add.reduceat(their_weights, starts))
+    positive = smaller > 0
+    scores = np.zeros(starts.size, dtype=np.float64)
+    np.divide(shared_weight, smaller, out=scores, where=positive)
+    scores[counts < MIN_SHARED] = 0.0
+    return scores
 
 
 def same_story(score: float) -> bool:
