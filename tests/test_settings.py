@@ -38,6 +38,16 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert load_settings(config).kafka.bootstrap_servers == "kafka:29092"
 
 
+def test_grace_period_defaults_to_30_s_and_comes_from_file_or_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert load_settings(None).supervisor.grace_period == timedelta(seconds=30)
+    config = write(tmp_path, '[supervisor]\ngrace_period = "1m30s"\n')
+    assert load_settings(config).supervisor.grace_period == timedelta(seconds=90)
+    monkeypatch.setenv("NEWS_INGEST_SUPERVISOR__GRACE_PERIOD", "2.5s")
+    assert load_settings(config).supervisor.grace_period == timedelta(seconds=2.5)
+
+
 def test_no_bootstrap_servers_means_embedded_broker() -> None:
     assert load_settings(None).kafka.bootstrap_servers is None
 
@@ -49,6 +59,8 @@ def test_no_bootstrap_servers_means_embedded_broker() -> None:
         ('[[feeds]]\nurl = "ftp://example.org/x"\n', "feeds.0.url"),
         ('[[feeds]]\nurl = "https://example.org/x"\ninterval = "soon"\n', "feeds.0.interval"),
         ('[kafka]\nbootstrap = "typo"\n', "kafka.bootstrap"),
+        ('[supervisor]\ngrace_period = "0s"\n', "supervisor.grace_period"),
+        ('[supervisor]\ngrace_period = "a while"\n', "supervisor.grace_period"),
     ],
 )
 def test_invalid_values_name_the_field(tmp_path: Path, text: str, named: str) -> None:

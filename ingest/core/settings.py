@@ -243,6 +243,15 @@ class ObservabilitySettings(Section):
     )
 
 
+class SupervisorSettings(Section):
+    grace_period: Duration = Field(
+        default=timedelta(seconds=30),
+        gt=timedelta(0),
+        description="`run`, on SIGTERM/SIGINT: how long the stages get to finish their batch "
+        "and commit before the ones still running are killed",
+    )
+
+
 class LogSettings(Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -267,6 +276,7 @@ class Settings(BaseSettings):
     dedupe: DedupeSettings = DedupeSettings()
     alert: AlertSettings = AlertSettings()
     notify: NotifySettings = NotifySettings()
+    supervisor: SupervisorSettings = SupervisorSettings()
     log: LogSettings = LogSettings()
     observability: ObservabilitySettings = ObservabilitySettings()
 

@@ -6,6 +6,11 @@ backoff; it resumes from its last committed offsets. Children die with the
 supervisor (PR_SET_PDEATHSIG), so a SIGKILLed `run` leaves no stray stage
 behind, while the embedded broker, started in its own session, lives on for
 the next `run` to reuse.
+
+On SIGTERM/SIGINT every stage gets SIGTERM and the grace period
+(`[supervisor] grace_period`) to finish its batch, commit and exit; a stage
+still running then is killed with its whole process group (the cleaner's
+extraction workers too), and one error line names it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from pathlib import Path
 from types import FrameType
 
 import structlog
+
+from ingest.core.settings import load_settings
 
 log = structlog.get_logger()
 
@@ -52,7 +59,7 @@ class Supervisor:
     stages: Sequence[str]
     config_file: Path | None
     env: Mapping[str, str]
-    grace_seconds: float = 20.0
+    grace_seconds: float | None = None  # None: `[supervisor] grace_period` of the settings
     metrics_port: int = 0  # stage i serves /metrics on metrics_port + i (0: off)
     children: dict[str, _Child] = field(default_factory=dict)
     _stopping: bool = False
@@ -82,6 +89,10 @@ class Supervisor:
 
     def run(self, done: Callable[[], bool] | None = None, check_every: float = 1.0) -> int:
         """Supervise until a signal, or until `done()` (checked every few seconds) is true."""
+        if self.grace_seconds is None:
+            # Read here, before any stage starts, so that an invalid value stops start-up.
+            grace = load_settings(self.config_file).supervisor.grace_period
+            self.grace_seconds = grace.total_seconds()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for name in self.stages:
@@ -123,19 +134,45 @@ class Supervisor:
         self._stopping = True
 
     def stop(self) -> int:
-        """SIGTERM every child, wait for the grace period, then SIGKILL stragglers."""
-        running = [c.process for c in self.children.values() if c.process is not None]
-        for process in running:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace_seconds
-        failed = 0
-        for process in running:
-            try:
-                code = process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
-            failed += code != 0
-        log.info("stages_stopped", stages=len(running), failed=failed)
+        """SIGTERM every stage, wait up to the grace period, then kill the ones still running."""
+        grace = self.grace_seconds if self.grace_seconds is not None else 0.0
+        running: dict[str, subprocess.Popen[bytes]] = {}
+        for child in self.children.values():
+            if child.process is not None and child.process.poll() is None:
+                # Only the stage's own process: its helpers (the cleaner's pool) are its to stop.
+                child.process.send_signal(signal.SIGTERM)
+                running[child.name] = child.process
+        log.info("stages_stopping", stages=list(running), grace_s=grace)
+        asked = time.monotonic()
+        codes: dict[str, int] = {}
+        while True:
+            for name, process in list(running.items()):
+                code = process.poll()
+                if code is not None:
+                    codes[name] = code
+                    del running[name]
+                    log.info("stage_process_stopped", stage=name, exit_code=code,
+                             after_s=round(time.monotonic() - asked, 2))
+            if not running or time.monotonic() >= asked + grace:
+                break
+            time.sleep(0.05)
+        for name, process in running.items():
+            log.error(
+                "stage_killed_after_grace_period", stage=name, pid=process.pid, grace_s=grace,
+                hint="its uncommitted batch is replayed at the next start",
+            )
+            _kill_group(process)
+            codes[name] = process.wait()
+        failed = sorted(name for name, code in codes.items() if code != 0)
+        log.info("stages_stopped", stages=len(codes), failed=failed, killed=list(running))
         return 0
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the stage and every process of its group (each stage leads its own group)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # exited (and its group emptied) since the last look
+    except PermissionError:
+        process.kill()
