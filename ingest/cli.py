@@ -33,7 +33,7 @@ from ingest.core.kafka_clients import (
 )
 from ingest.core.logs import configure_logging
 from ingest.core.settings import ConfigError, Settings, load_settings
-from ingest.core.stages import run_worker, stage_names
+from ingest.core.stages import SINGLE_PROCESS_STAGES, run_worker, stage_names
 from ingest.core.status import pipeline_status
 from ingest.core.supervisor import Supervisor
 
@@ -101,6 +101,13 @@ def run(
     unknown = set(names) - set(stage_names())
     if unknown:
         _fail(f"unknown stage(s): {', '.join(sorted(unknown))}; known: {', '.join(stage_names())}")
+    for name, count in settings.supervisor.processes.items():
+        if name not in stage_names():
+            _fail(f"[supervisor] processes names an unknown stage {name!r}; "
+                  f"known: {', '.join(stage_names())}")
+        if count > 1 and name in SINGLE_PROCESS_STAGES:
+            _fail(f"[supervisor] processes: {name} keeps state over all partitions and runs "
+                  f"as one process; remove {name} = {count}")
 
     def go() -> None:
         with _broker(settings) as (live, embedded):
@@ -114,6 +121,7 @@ def run(
                     "NEWS_INGEST_DATA_DIR": str(live.data_dir.resolve()),
                 },
                 metrics_port=live.observability.metrics_port,
+                processes=live.supervisor.processes,
             )
             supervisor.run()
             if embedded is not None:

@@ -120,3 +120,13 @@ def test_status_lists_every_stage_with_its_input_and_lag(
     assert rows["fetcher"][1:3] == ["news.items", "1"]
     assert rows["cleaner"][1:3] == ["news.raw", "0"]
     assert rows["poller"][2] == "-"
+
+
+def test_run_refuses_a_second_process_for_a_stage_that_keeps_state_over_all_partitions(
+    tmp_path: Path,
+) -> None:
+    extra = "[supervisor]\nprocesses = {cleaner = 2, dedupe = 2}\n"
+    result = cli("run", "--config", str(config_for(tmp_path, "127.0.0.1:1", extra)))
+    assert result.returncode == 2
+    assert "dedupe keeps state over all partitions and runs as one process" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -231,7 +231,7 @@ def test_supervisor_kills_a_stage_that_ignores_sigterm_with_its_helpers_and_name
     while not gone(helper) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(helper), "the killed stage's helper process outlived it"
-    for child in supervisor.children.values():
+    for child in supervisor.children:
         assert child.process is not None
         assert child.process.poll() is not None
 

@@ -250,6 +250,12 @@ class SupervisorSettings(Section):
         description="`run`, on SIGTERM/SIGINT: how long the stages get to finish their batch "
         "and commit before the ones still running are killed",
     )
+    processes: dict[str, Annotated[int, Field(ge=1, le=64)]] = Field(
+        default_factory=dict,
+        description="`run`: processes per stage, e.g. {cleaner = 2, fetcher = 2}; a stage not "
+        "named runs one. They share the stage's consumer group, so a topic's partition count "
+        "bounds how many do work",
+    )
 
 
 class LogSettings(Section):

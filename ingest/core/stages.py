@@ -16,6 +16,11 @@ from ingest.core.runtime import Stage, StreamRunner
 from ingest.core.settings import Settings
 
 PIPELINE_ORDER = ("poller", "fetcher", "cleaner", "dedupe", "geotag", "alert", "notify")
+# Stages whose state covers every partition at once: dedupe compares each
+# article with all earlier ones (a copy lands on any partition) and alert keeps
+# one control state per capital (an article names any capital). A second
+# process would keep a second, partial state, so `run` starts one of each.
+SINGLE_PROCESS_STAGES = frozenset({"dedupe", "alert"})
 
 
 @runtime_checkable

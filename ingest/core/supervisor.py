@@ -45,7 +45,9 @@ def _die_with_parent() -> None:
 
 @dataclass
 class _Child:
-    name: str
+    name: str  # the stage
+    replica: int = 1
+    label: str = ""  # the stage, or `stage-N` when the stage runs several processes
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
@@ -60,8 +62,9 @@ class Supervisor:
     config_file: Path | None
     env: Mapping[str, str]
     grace_seconds: float | None = None  # None: `[supervisor] grace_period` of the settings
-    metrics_port: int = 0  # stage i serves /metrics on metrics_port + i (0: off)
-    children: dict[str, _Child] = field(default_factory=dict)
+    metrics_port: int = 0  # process i serves /metrics on metrics_port + i (0: off)
+    processes: Mapping[str, int] = field(default_factory=dict)  # stage -> count (default 1)
+    children: list[_Child] = field(default_factory=list)
     _stopping: bool = False
 
     def command(self, name: str) -> list[str]:
@@ -73,7 +76,7 @@ class Supervisor:
     def _start(self, child: _Child) -> None:
         env = {**os.environ, **self.env}
         if self.metrics_port:
-            port = self.metrics_port + list(self.stages).index(child.name)
+            port = self.metrics_port + self.children.index(child)
             env["NEWS_INGEST_OBSERVABILITY__METRICS_PORT"] = str(port)
         child.process = subprocess.Popen(
             self.command(child.name),
@@ -85,7 +88,8 @@ class Supervisor:
             process_group=0,
         )
         child.started_at = time.monotonic()
-        log.info("stage_process_started", stage=child.name, pid=child.process.pid)
+        log.info("stage_process_started", stage=child.name, replica=child.replica,
+                 pid=child.process.pid)
 
     def run(self, done: Callable[[], bool] | None = None, check_every: float = 1.0) -> int:
         """Supervise until a signal, or until `done()` (checked every few seconds) is true."""
@@ -95,13 +99,17 @@ class Supervisor:
             self.grace_seconds = grace.total_seconds()
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        for name in self.stages:
-            self.children[name] = child = _Child(name)
+        self.children = [
+            _Child(name, replica, name if self.processes.get(name, 1) == 1 else f"{name}-{replica}")
+            for name in self.stages
+            for replica in range(1, self.processes.get(name, 1) + 1)
+        ]
+        for child in self.children:
             self._start(child)
         next_check = time.monotonic() + check_every
         while not self._stopping:
             time.sleep(0.2)
-            for child in self.children.values():
+            for child in self.children:
                 self._watch(child)
             if done is not None and time.monotonic() >= next_check:
                 if done():
@@ -123,7 +131,8 @@ class Supervisor:
                 child.restarts = 0  # it ran long enough: forget earlier crashes
             return
         delay = min(2.0 ** child.restarts, 30.0)
-        log.error("stage_process_exited", stage=child.name, exit_code=code, restart_in_s=delay)
+        log.error("stage_process_exited", stage=child.name, replica=child.replica,
+                  exit_code=code, restart_in_s=delay)
         child.process = None
         child.restarts += 1
         child.next_start = now + delay
@@ -137,11 +146,11 @@ class Supervisor:
         """SIGTERM every stage, wait up to the grace period, then kill the ones still running."""
         grace = self.grace_seconds if self.grace_seconds is not None else 0.0
         running: dict[str, subprocess.Popen[bytes]] = {}
-        for child in self.children.values():
+        for child in self.children:
             if child.process is not None and child.process.poll() is None:
                 # Only the stage's own process: its helpers (the cleaner's pool) are its to stop.
                 child.process.send_signal(signal.SIGTERM)
-                running[child.name] = child.process
+                running[child.label] = child.process
         log.info("stages_stopping", stages=list(running), grace_s=grace)
         asked = time.monotonic()
         codes: dict[str, int] = {}
