@@ -17,13 +17,19 @@ from functools import lru_cache
 from ingest.core.settings import ActorConfig
 
 _GENERIC = r"insurgents|militants|fighters|rebels|jihadists|gunmen"
+# State forces and those fighting beside them: "Iraqi forces", "US-backed
+# forces", "army troops and allied fighters", "pro-government tribal fighters".
 _OPPONENT = (
-    r"(?:(?:afghan|government|pro-government|security|national|army|police|special|commando"
-    r"|coalition|u\.s\.|us|american|nato|international|foreign|elite|military|state)\s+)+"
+    r"(?:(?:afghan|iraqi|syrian|somali|malian|nigerian|nigerien|burkinabe|congolese|sudanese"
+    r"|yemeni|mozambican|ethiopian|kenyan|chadian|rwandan|cameroonian|kurdish|african\s+union"
+    r"|au|un|government|pro-government|security|national|army|police|special|commando"
+    r"|coalition|u\.s\.|us|american|nato|international|foreign|elite|military|state|federal"
+    r"|allied|loyalist|loyal|peacekeeping|regional|tribal|[a-z.]+-(?:backed|led|allied|aligned"
+    r"|trained))\s+)+"
     r"(?:forces|troops|soldiers|units|commandos|militias?|fighters|police(?:men)?|officers"
-    r"|personnel|reinforcements)"
+    r"|personnel|reinforcements|militiamen|vigilantes|peacekeepers|army|military)"
     r"|the\s+(?:army|military|police|government)"
-    r"|reinforcements|troops|soldiers|commandos|policemen"
+    r"|reinforcements|troops|soldiers|commandos|policemen|vigilantes|peacekeepers"
 )
 
 

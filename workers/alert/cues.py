@@ -15,39 +15,65 @@ from dataclasses import dataclass
 
 _ADVERB = (
     r"(?:(?:also|now|then|briefly|quickly|reportedly|effectively|finally|largely|fully"
-    r"|completely)\s+)?"
+    r"|completely|once\s+again|again|formally|officially|(?:officially\s+)?declared)\s+)?"
 )
-_CAPTURED = r"(?:captured|seized|overrun|taken(?:\s+over)?|conquered|lost)"
+# "handed over to" and "surrendered to" name the new holder after "to".
+_CAPTURED = (
+    r"(?:captured|seized|overrun|taken(?:\s+over)?|conquered|lost|handed\s+over\s+to"
+    r"|surrendered\s+to|ceded\s+to)"
+)
 _STORMED = r"(?:stormed|infiltrated|breached|penetrated)"
 _BESIEGED = (
-    r"(?:besieged|surrounded|encircled|attacked|threatened|shelled|under\s+siege"
+    r"(?:besieged|surrounded|encircled|attacked|threatened|shelled|cut\s+off|blockaded"
+    r"|under\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+)?(?:siege|blockade|encirclement)"
     r"|under\s+(?:heavy\s+)?(?:attack|fire|threat|pressure))"
 )
-_UNDER_CONTROL = r"\s+under\s+(?:the\s+)?(?:full\s+|complete\s+|total\s+)?(?:[\w-]+\s+)?control"
+_UNDER_CONTROL = r"under\s+(?:the\s+)?(?:full\s+|complete\s+|total\s+)?(?:[\w-]+\s+)?control"
 _BE = "was were is are been being"
 _HAVE = "has have had"
 
+_NATION = (
+    r"(?:afghan|iraqi|malian|somali|nigerian|nigerien|syrian|yemeni|congolese|sudanese|burkinabe"
+    r"|mozambican|ethiopian|kenyan|chadian|cameroonian|national)"
+)
 _GOVERNMENT = (
-    r"(?:the\s+)?(?:full\s+|firm\s+)?(?:afghan\s+|iraqi\s+|malian\s+|somali\s+|nigerian\s+"
-    r"|syrian\s+|yemeni\s+|congolese\s+|sudanese\s+|national\s+)?"
-    r"(?:government|state|army|military|federal|official|security\s+forces['\u2019]?)"
+    rf"(?:the\s+)?(?:full\s+|firm\s+)?(?:{_NATION}\s+)?"
+    r"(?:government|state|army|military|federal|official|security)"
+    r"(?:\s+(?:forces|troops|soldiers)['\u2019]?)?"
+    rf"|(?:the\s+)?{_NATION}\s+(?:forces|troops|soldiers)['\u2019]?"
 )
-_RETAKEN = r"(?:retaken|recaptured|reclaimed|liberated|won\s+back|taken\s+back)"
+_RETAKEN = (
+    r"(?:retaken|recaptured|reclaimed|liberated|won\s+back|taken\s+back|handed\s+back\s+to"
+    r")"
+)
 _REPELLED = (
-    r"(?:repelled|repulsed|thwarted|foiled|beaten\s+back|pushed\s+back|fought\s+off"
-    r"|fended\s+off|cleared)"
+    r"(?:repelled|repulsed|thwarted|foiled|beaten\s+(?:back|off)|pushed\s+back|fought\s+off"
+    r"|fended\s+off|warded\s+off|held\s+off|forced\s+back|driven\s+back|cleared)"
 )
-# What a repelled attack is called: "repelled a Taliban attack on Kunduz".
+# What a repelled attack is called: "repelled a Taliban attack on Kunduz", "beat
+# off an assault by ISWAP on Damaturu".
 _ATTACK_ON = (
     r"\s+(?:off\s+|back\s+)?(?:(?:an?|the|their|its|another)\s+)?(?:[\w'-]+\s+){0,3}?"
-    r"(?:attacks?|assaults?|offensive|push|advance|raids?|incursions?|attempts?\s+to\s+"
-    r"(?:enter|take|seize|capture|storm|overrun))\s+(?:on|against|towards|into|in)"
+    r"(?:attacks?|assaults?|offensive|push|advance|raids?|incursions?|attempts?|bids?)"
+    r"(?:\s+by\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?)?"
+    r"\s+(?:on|against|towards|into|in|to\s+(?:enter|take|seize|capture|storm|overrun|reach))"
 )
-# Someone pushed out of a place: "drove the militants out of Kunduz".
+# Someone pushed out of a place: "drove the militants out of Kunduz", "forced
+# the fighters to retreat from Kunduz".
 _OUT_OF = (
-    r"\s+(?:(?:the|them|their|its|all|remaining)\s+)?(?:[\w'-]+\s+){0,3}?(?:back\s+)?"
+    r"\s+(?:(?:the|them|their|its|all|remaining)\s+)?(?:[\w'-]+\s+){0,3}?"
+    r"(?:to\s+(?:retreat|withdraw|flee|pull\s+back|pull\s+out)\s+)?(?:back\s+)?"
     r"(?:out\s+of|back\s+from|away\s+from|from)"
 )
+# A distance that puts a group at a city's door: "within 10 km of", "only a
+# kilometre from". Larger or unqualified distances locate, they do not threaten.
+_UNIT = r"(?:kilometres?|kilometers?|kms?|miles?)"
+_NEAR_DISTANCE = (
+    r"(?:a\s+few|a\s+couple\s+of|several|a|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|\d{1,2}(?:\.\d)?)\s*(?:-\s*)?"
+)
+_CONTROL = r"(?:full\s+|complete\s+|total\s+|firm\s+|effective\s+|state\s+|government\s+)?"
+_CONTROL += r"(?:control|authority)\s+(?:of|over|in)"
 
 # The cue lexicon: (verb class, first words, what must follow the first word).
 # Cues are found by looking up each word of a sentence here, so only
@@ -60,10 +86,18 @@ _LEXICON: list[tuple[str, str, str]] = [
     (
         "passive_retake",
         "is was are were came comes come returned returns returning",
-        rf"\s+(?:now\s+)?(?:back|returned)\s+(?:in|under|to)\s+{_GOVERNMENT}"
-        r"\s+(?:control|hands)",
+        rf"\s+(?:now\s+)?(?:back|returned)\s+(?:in|under|to)\s+(?:{_GOVERNMENT}"
+        rf"\s+(?:control|hands)|the\s+(?:full\s+)?(?:control|hands)\s+of\s+(?:{_GOVERNMENT}))",
     ),
     ("passive_retake", "returned returns returning", rf"\s+to\s+{_GOVERNMENT}\s+control"),
+    (
+        "passive_retake",
+        _BE,
+        rf"\s+{_ADVERB}(?:back\s+)?in\s+the\s+hands\s+of\s+(?:{_GOVERNMENT})(?!\s+of\b)",
+    ),
+    # "Ramadi liberated from Daesh", "declared Raqqa free of Islamic State".
+    ("passive_retake", "liberated freed cleared", r"\s+(?:from|of)"),
+    ("passive_retake", "free", r"\s+of"),
     # "remains under government control" says nothing happened.
     (
         "government_held",
@@ -88,6 +122,15 @@ _LEXICON: list[tuple[str, str, str]] = [
         "took take takes taking won win wins winning",
         r"\s+back(?:\s+control\s+(?:of|over))?",
     ),
+    # The state's forces "back in full control of Ghazni".
+    ("retake", "back", rf"\s+in\s+{_CONTROL}"),
+    (
+        "retake",
+        "reasserted reassert reasserts reasserting restored restore restores restoring"
+        " reestablished reimposed",
+        rf"\s+(?:their\s+|its\s+)?{_CONTROL}",
+    ),
+    ("retake", "re", rf"-(?:established|imposed|asserted)\s+(?:their\s+|its\s+)?{_CONTROL}"),
     ("retake", "wrested wrest wresting", r"\s+back(?:\s+control\s+(?:of|over))?"),
     (
         "retake",
@@ -99,17 +142,34 @@ _LEXICON: list[tuple[str, str, str]] = [
     (
         "repel",
         "repelled repel repels repelling repulsed repulse repulses repulsing thwarted thwart foiled"
-        " foil fought beat beating fended fending halted halt stopped stop",
+        " foil fought beat beaten beating fended fending warded warding held holding halted halt"
+        " stopped stop pushed pushing drove driving forced forcing threw",
         _ATTACK_ON,
     ),
     (
         "repel",
-        "drove drive drives driving pushed push pushes pushing forced forcing chased"
+        "drove driving pushed push pushes pushing forced forcing chased"
         " chase chasing flushed flush flushing expelled expel expelling ousted oust ousting evicted"
         " evict evicting routed rout repelled repulsed",
         _OUT_OF,
     ),
     ("repel", "cleared clear clears clearing", ""),
+    # "broke the siege of Marib": the group is pushed off the city.
+    (
+        "repel",
+        "broke break breaking lifted lift lifting ended ending",
+        r"\s+(?:the\s+|a\s+|their\s+)?(?:[\w-]+\s+){0,3}?(?:siege|blockade|encirclement)\s+"
+        r"(?:of|on|around)",
+    ),
+    # "beat back waves of attackers" with the place later in the clause: a lead
+    # that turns what follows into a repulse (see detect).
+    (
+        "repel_lead",
+        "beat beaten beating fought fended fending warded warding held holding forced"
+        " forcing drove driving pushed pushing threw",
+        r"\s+(?:back|off)",
+    ),
+    ("repel_lead", "repelled repulsed", ""),
     (
         "withdraw",
         "withdrew withdraw withdraws withdrawing retreated retreat retreats retreating pulled pull"
@@ -119,14 +179,17 @@ _LEXICON: list[tuple[str, str, str]] = [
     ("withdraw", "fled flee flees fleeing abandoned abandon abandons abandoning", ""),
     ("passive_capture", _BE, rf"\s+{_ADVERB}{_CAPTURED}"),
     ("passive_capture", _HAVE, rf"\s+been\s+{_ADVERB}{_CAPTURED}|\s+{_ADVERB}fallen"),
-    ("passive_capture", "came come comes is was are were fell", _UNDER_CONTROL),
-    ("passive_capture", _HAVE, rf"\s+come{_UNDER_CONTROL}"),
+    ("passive_capture", "came come comes is was are were fell", rf"\s+{_ADVERB}{_UNDER_CONTROL}"),
+    ("passive_capture", _HAVE, rf"\s+come\s+{_UNDER_CONTROL}"),
     ("passive_capture", _BE, rf"\s+{_ADVERB}in\s+(?:the\s+)?(?:[\w-]+\s+)?hands"),
     ("passive_capture", "fell falls", ""),
     ("passive_enter", "was were", rf"\s+{_STORMED}"),
     ("passive_enter", _HAVE, rf"\s+been\s+{_STORMED}"),
     ("passive_threat", _BE, rf"\s+{_ADVERB}{_BESIEGED}"),
+    # "placed Baidoa under a blockade": the capital before "under" is the subject.
+    ("passive_threat", "under", r"\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+)?(?:siege|blockade)"),
     ("passive_threat", _HAVE, rf"\s+been\s+{_ADVERB}{_BESIEGED}"),
+    ("passive_threat", "remains remained remain", rf"\s+(?:still\s+)?{_BESIEGED}"),
     (
         "passive_threat",
         "came come comes coming",
@@ -140,11 +203,27 @@ _LEXICON: list[tuple[str, str, str]] = [
         r"\s+(?:full\s+|complete\s+|total\s+|effective\s+)?control\s+(?:of|over)",
     ),
     ("capture", "are is were was now", r"\s+in\s+(?:full\s+|complete\s+)?control\s+of"),
-    ("capture", "now", r"\s+(?:hold|holds|control|controls)"),
-    ("capture", "took take takes taking taken", r"\s+over"),
+    ("capture", "now", r"\s+(?:hold|holds|held|control|controls|controlled)"),
+    # Stative "control" alone ("the Houthis, who control Sanaa") is no news; a
+    # whole city is.
     (
         "capture",
-        "captured capture captures capturing seized seize seizes seizing overran overrun"
+        "controlled controls control controlling held holds",
+        r"\s+(?:all|the\s+whole|the\s+entire|the\s+whole\s+of)(?:\s+of)?",
+    ),
+    # The city given up to a group named after "to" (see detect).
+    (
+        "handover",
+        "surrendered surrender surrenders surrendering handed hand hands handing ceded cede",
+        r"(?:\s+over)?",
+    ),
+    ("capture", "took take takes taking taken", r"\s+over"),
+    # "the M23 capture of Goma" names a past event, not a report of one.
+    ("capture_noun", "capture", r"\s+of"),
+    (
+        "capture",
+        "captured capture captures capturing seized seize seizes seizing overran overrun occupied"
+        " occupy occupies occupying"
         " overruns overrunning took take takes taking taken conquered conquer conquers"
         " conquering",
         "",
@@ -158,6 +237,7 @@ _LEXICON: list[tuple[str, str, str]] = [
         r"\s+into",
     ),
     ("enter", "made", r"\s+(?:their|its)\s+way\s+into"),
+    ("raid", "raided raiding raids", ""),
     (
         "enter",
         "dispersed dispersing disperse spread spreading",
@@ -166,8 +246,9 @@ _LEXICON: list[tuple[str, str, str]] = [
     ("enter", "fanned fanning", r"\s+out\s+(?:throughout|through|across|into|in)"),
     (
         "enter",
-        "entered enter enters entering stormed storming infiltrated infiltrating infiltrate"
-        " penetrated penetrating patrolled patrolling patrols roamed roaming",
+        "entered enter enters entering stormed storming storm infiltrated infiltrating infiltrate"
+        " invaded invading invade"
+        " penetrated penetrating penetrate patrolled patrolling patrols roamed roaming",
         "",
     ),
     (
@@ -177,6 +258,36 @@ _LEXICON: list[tuple[str, str, str]] = [
         r"\s+(?:in\s+)?(?:on|towards|toward|upon)",
     ),
     ("approach", "laid lay laying lays", r"\s+siege\s+to"),
+    # Sieges and blockades: "imposed a blockade on", "tightened their siege of".
+    (
+        "approach",
+        "siege sieges blockade blockades encirclement",
+        r"\s+(?:of|on|around|against)",
+    ),
+    ("approach", "blockaded blockading blockade blockades", ""),
+    ("approach", "cut cutting", r"\s+off"),
+    (
+        "approach",
+        "approached approaching approach approaches overlooking overlook overlooks",
+        "",
+    ),
+    (
+        "near",
+        "within",
+        rf"\s+(?:(?:about|around|some|roughly|just|only|barely)\s+)?(?:{_NEAR_DISTANCE}|\d+\s*)"
+        rf"{_UNIT}\s+(?:of|from)",
+    ),
+    (
+        "near",
+        "within",
+        r"\s+(?:striking|shelling|artillery|mortar|rocket|firing)\s+(?:distance|range)\s+of",
+    ),
+    ("near", "few", rf"\s+{_UNIT}\s+(?:from|of|outside|short\s+of)"),
+    (
+        "near",
+        "only just barely mere merely",
+        rf"\s+(?:about\s+|some\s+)?(?:a\s+)?{_NEAR_DISTANCE}{_UNIT}\s+(?:from|of|outside|short\s+of)",
+    ),
     # Nouns: "an attack on Kunduz"; an attack *in* a city (a bombing) is no incursion.
     ("approach", "attack attacks assault assaults offensive push", r"\s+(?:on|against|towards)"),
     (
@@ -187,6 +298,12 @@ _LEXICON: list[tuple[str, str, str]] = [
         "",
     ),
     ("reach", "reached reaching reach reaches", ""),
+    # Fire landing on a city: on its edge a threat, inside it no incursion (see vocabulary).
+    (
+        "strike",
+        "struck strike strikes striking hit hitting landed landing slammed slamming rained raining",
+        r"(?:\s+(?:on|in|into|near))?",
+    ),
     ("reach", "arrived arriving arrive arrives", r"\s+(?:at|in)"),
     (
         "flag",

@@ -23,8 +23,13 @@ from workers.alert.sentences import Sentence, split_sentences
 from workers.alert.targets import Target, TargetFinder
 from workers.alert.vocabulary import (
     COMBAT,
+    GROUND_COMBAT,
+    IN_PREPS,
     PRESENCE,
     SENTENCE_PRIORITY,
+    STRIKE,
+    STRIKE_BEFORE,
+    TALKS,
     EventKind,
     prep_kind,
     verb_kind,
@@ -41,6 +46,42 @@ _PASSIVE_VERB = {
 _RESET_VERBS = frozenset(
     ("retake", "repel", "withdraw", "passive_retake", "passive_repel", "passive_withdraw")
 )
+# A retaking by the state that names no group: the group is unknown, the news is not.
+UNNAMED_GROUP = "unnamed armed group"
+# Substrings (of the lower-cased text) without which no retaking is worded;
+# plain `in` tests are far cheaper than a case-insensitive regex over the article.
+_RETAKE_HINTS = (
+    "retook", "retake", "recaptur", "regain", "reclaim", "liberat", "back in", "back under",
+    "took back", "taken back", "won back", "wrested back", "reasserted", "restored",
+    "established", "hands of", "free of",
+)  # fmt: skip
+_NEGATED_AGENT = re.compile(r"\b(?:not|rather\s+than|instead\s+of|and\s+not)\s+(?:the\s+)?$", re.I)
+_ATTACK_NOUNS = frozenset(("attack", "attacks", "assault", "assaults", "offensive", "push"))
+_ASSAULTS = frozenset(("stormed", "storming", "storms", "storm"))
+# "ISWAP fighters are in Maiduguri": a group said to be in a city is there.
+_BE_BEFORE = re.compile(
+    r"\s+(?:are|is|were|was)\s+(?:now\s+|already\s+|still\s+|reportedly\s+)?", re.IGNORECASE
+)
+_BE_TAIL = re.compile(
+    r"\b(?:are|is|were|was)\s+(?:now\s+|already\s+|still\s+|reportedly\s+)?$", re.IGNORECASE
+)
+# "..., adding the Taliban were not involved": the group is ruled out.
+_NEGATED_AFTER = re.compile(
+    r"\s+(?:(?:were|was|are|is|had\s+been|have\s+been)\s+not|(?:were|was|are|is)n['\u2019]t)"
+    r"\s+(?:involved|responsible|behind|present|there|part)",
+    re.IGNORECASE,
+)
+_TO_BEFORE = re.compile(r"\bto\s+(?:the\s+)?$", re.IGNORECASE)
+# "a village 5 km from Kunduz" locates the village; "fighters 5 km from Kunduz" threaten it.
+_PLACE_BEFORE = re.compile(
+    r"\b(?:village|villages|district|districts|town|towns|base|bases|camp|camps|airport|bridge"
+    r"|road|highway|dam|area|areas|settlement|hamlet|market|checkpoint|border)\s*,?\s+(?:"
+    r"(?:only|just|barely|about|some|a|located|lying|situated|roughly|around)\s+)*$",
+    re.IGNORECASE,
+)
+_AGAINST_AFTER = re.compile(r"\s+against\b", re.IGNORECASE)
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|their|its|our|a|his|her)\s+$", re.IGNORECASE)
+_STATE_IN_CUE = re.compile(r"\b(?:government|state|army|military|forces|troops)\b", re.I)
 _OUT_OF_TAIL = re.compile(
     r"\s*(?:back\s+)?(?:out\s+of|back\s+from|away\s+from|from)$", re.IGNORECASE
 )
@@ -55,8 +96,11 @@ _COUNT_WORDS = {
     "one": 1, "a": 1, "another": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
     **{str(n): n for n in range(1, 10)},
 }  # fmt: skip
+# "an assault on Kunduz ... was repulsed", "fighters who tried to enter Kunduz were repelled".
 _ATTACK_BEFORE = re.compile(
-    r"\b(?:attacks?|assaults?|offensive|push|advance|raids?)\s+(?:on|against)\s+$",
+    r"\b(?:(?:attacks?|assaults?|offensive|push|advance|raids?)\s+(?:on|against)"
+    r"|(?:tried|trying|attempted|attempting|sought)\s+to\s+(?:enter|take|seize|capture|storm"
+    r"|overrun|reach))\s+$",
     re.IGNORECASE,
 )
 _THEM = re.compile(r"\bthem\b", re.IGNORECASE)
@@ -115,6 +159,8 @@ class _ArticleReader:
         title = self._matcher.named(article.title) if article.title else []
         self.dominant = dominant_actor(self._matcher.named(self.text), title)
         self._agents: dict[int, list[AgentMention]] = {}
+        self._negated: dict[int, set[str]] = {}
+        self._negated_now: set[str] = set()
         self.sentences = split_sentences(self.text)
         self.finder = TargetFinder(self.text, self.sentences, capitals)
 
@@ -187,38 +233,71 @@ class _ArticleReader:
 
     def _sentence(self, i: int, sentence: Sentence) -> list[Incursion]:
         best: dict[str, tuple[int, float, Incursion]] = {}
+        span = (sentence.start, sentence.end)
+        lead: tuple[int, int] | None = None  # the clause a repulse cue governs
         for cue in find_cues(self.text, sentence.start, sentence.end):
-            candidates = self._candidates(i, sentence, cue)
-            if not candidates:
+            if cue.verb == "repel_lead":
+                lead = self._repel_lead(sentence, cue)
                 continue
-            span = (sentence.start, sentence.end)
-            if discard_reason(self.text, span, (cue.start, cue.end), self.year) is not None:
+            if cue.verb == "capture_noun":
+                continue
+            repulsed = lead is not None and lead[0] <= cue.start < lead[1]
+            candidates = self._candidates(i, sentence, cue, fighting=repulsed)
+            if not candidates:
+                if cue.verb == "repel":
+                    lead = self._repel_lead(sentence, cue)
+                continue
+            reason = discard_reason(self.text, span, (cue.start, cue.end), self.year)
+            # "forced back fighters who had tried to storm Huddur": the attempt was repulsed.
+            if reason is not None and not (repulsed and reason == "modal"):
                 continue
             for candidate in candidates:
                 if cue.verb in _RESET_VERBS:
                     decided = self._reset(sentence, cue, candidate)
-                    if decided is None:
-                        continue
-                    kind, name, penalty = decided
-                    candidate = _Candidate(kind, *_rest(candidate))  # noqa: PLW2901
+                elif repulsed and candidate.kind in ("threatened", "entered"):
+                    group = self._armed_group(self._sentence_agents(sentence), cue.start)
+                    decided = None if group is None else ("repelled", *group)
                 else:
                     actor = self._actor(sentence, cue, candidate)
-                    if actor is None:
-                        continue
-                    name, penalty = actor
+                    decided = None if actor is None else (candidate.kind, *actor)
+                if decided is None:
+                    continue
+                kind, name, penalty = decided
                 base = _BASE_CONFIDENCE[candidate.target.resolution]
                 confidence = round(min(0.99, max(0.05, base - candidate.penalty - penalty)), 2)
                 place = candidate.target.place
-                incursion = Incursion(name, candidate.kind, place, sentence.text, confidence)
-                rank = (SENTENCE_PRIORITY[candidate.kind], confidence)
+                incursion = Incursion(name, kind, place, sentence.text, confidence)
+                rank = (SENTENCE_PRIORITY[kind], confidence)
                 current = best.get(place.place_id)
                 if current is None or rank > current[:2]:
                     best[place.place_id] = (*rank, incursion)
         return [entry[2] for entry in sorted(best.values(), key=lambda e: e[2].capital.start)]
 
-    def _candidates(self, i: int, sentence: Sentence, cue: Cue) -> list[_Candidate]:
-        """What the cue would report, for each capital it governs."""
+    def _repel_lead(self, sentence: Sentence, cue: Cue) -> tuple[int, int] | None:
+        """The clause in which "beat back", "fought off" turn what follows into a
+        repulse, when the state is the one beating back and the cue happened."""
+        span = (sentence.start, sentence.end)
+        if discard_reason(self.text, span, (cue.start, cue.end), self.year) is not None:
+            return None
+        agents = self._sentence_agents(sentence)
+        lo, hi = clause_bounds(self.text, sentence.start, sentence.end, cue.start)
+        before = [a for a in agents if lo <= a.start < cue.start]
+        after = [a for a in agents if cue.start <= a.start < hi]
+        if before and not before[-1].opponent:
+            return None
+        if not before and (not after or after[0].opponent):
+            return None
+        return lo, hi
+
+    def _candidates(
+        self, i: int, sentence: Sentence, cue: Cue, *, fighting: bool = False
+    ) -> list[_Candidate]:
+        """What the cue would report, for each capital it governs; `fighting`: the
+        clause reports a repulse, so "near Marib" in it places the fight."""
         verb = cue.verb
+        if verb == "prep":  # nine cues in ten: the shortest path
+            targets = self.finder.object_of(i, cue.end)
+            return self._prep_candidates(sentence, cue, targets, fighting=fighting)
         if verb in _PASSIVE_VERB:
             passive = _PASSIVE_VERB[verb]
             subjects = self.finder.subject_of(i, cue.start)
@@ -229,30 +308,88 @@ class _ArticleReader:
                 for target in subjects
                 if (kind := verb_kind(passive, target.part)) is not None
             ]
-        origin = verb in _RESET_VERBS and cue.text.lower().endswith(("from", "of"))
-        targets = self.finder.object_of(i, cue.end, origin=origin)
+        origin = verb == "near" or (
+            verb in _RESET_VERBS and cue.text.lower().endswith(("from", "of"))
+        )
+        if verb in ("near", "approach") and self._not_an_advance(sentence, cue):
+            return []
+        targets = self.finder.object_of(i, cue.end, origin=origin, indefinite=verb == "flag")
         if verb == "flag" and not targets:
             context = self.finder.in_context(i, cue.start)
             targets = [] if context is None else [context]
-        if verb != "prep":
-            table = "repel" if verb in ("withdraw", "passive_withdraw") else verb
-            return [
-                _Candidate(kind, t, False, False, 0.0)
-                for t in targets
-                if (kind := verb_kind(table, t.part)) is not None
-            ]
+        table = "repel" if verb in ("withdraw", "passive_withdraw") else verb
+        # Storming the outskirts is an attack on them, not an entry.
+        assault = cue.text.lower() in _ASSAULTS
+        found = []
+        for t in targets:
+            kind = verb_kind("capture" if assault and t.part == "fringe" else table, t.part)
+            if kind is not None:
+                found.append(_Candidate(kind, t, False, False, 0.0))
+        return found
+
+    def _prep_candidates(
+        self, sentence: Sentence, cue: Cue, targets: list[Target], *, fighting: bool
+    ) -> list[_Candidate]:
+        """ "fighting near Kunduz", "seen in the alleys of Kunduz": a place phrase
+        is an incursion only with fighting or presence in its clause."""
         if not targets:
             return []
         lo, hi = clause_bounds(self.text, sentence.start, sentence.end, cue.start)
-        combat = COMBAT.search(self.text, lo, hi) is not None
+        combat = fighting or self._combat(lo, hi)
         presence = PRESENCE.search(self.text, lo, cue.start) is not None
+        if not presence and _BE_TAIL.search(self.text, max(lo, cue.start - 24), cue.start):
+            presence = any(
+                _BE_BEFORE.fullmatch(self.text, a.end, cue.start) and not a.opponent
+                for a in self._sentence_agents(sentence)
+                if lo <= a.end <= cue.start
+            )
         found: list[_Candidate] = []
         for target in targets:
             kind = prep_kind(cue.text, target.part, combat=combat, presence=presence)
             if kind is not None:
                 penalty = _PREP_PENALTY if target.part in ("whole", "around") else 0.0
                 found.append(_Candidate(kind, target, combat and not presence, False, penalty))
+        if not found or TALKS.search(self.text, lo, hi):
+            return []
+        # A bomb or a shell landing in a city places no one inside it.
+        inward = cue.text.lower() in IN_PREPS
+        hit = [
+            c
+            for c in found
+            if c.target.part in ("inside", "seat", "edge") or (inward and c.target.part == "whole")
+        ]
+        if (
+            hit
+            and not presence
+            and STRIKE.search(self.text, lo, hi) is not None
+            and GROUND_COMBAT.search(self.text, lo, hi) is None
+        ):
+            return [c for c in found if c not in hit]
         return found
+
+    def _not_an_advance(self, sentence: Sentence, cue: Cue) -> bool:
+        """A rocket attack on a city, or a village a few kilometres from it."""
+        lo = max(sentence.start, cue.start - 60)
+        if cue.verb == "near":
+            return _PLACE_BEFORE.search(self.text, lo, cue.start) is not None
+        if cue.verb == "approach" and cue.text.split(None, 1)[0].lower() in _ATTACK_NOUNS:
+            return STRIKE_BEFORE.search(self.text, lo, cue.start) is not None
+        return False
+
+    def _combat(self, lo: int, hi: int) -> bool:
+        """Fighting words in text[lo:hi], not counting a campaign ("the fight against")."""
+        first = COMBAT.search(self.text, lo, hi)
+        if first is None:
+            return False
+        if not _AGAINST_AFTER.match(self.text, first.end(), hi):
+            return True
+        for found in COMBAT.finditer(self.text, first.start(), hi):
+            if _AGAINST_AFTER.match(self.text, found.end(), hi) and _DETERMINER_BEFORE.search(
+                self.text, lo, found.start()
+            ):
+                continue
+            return True
+        return False
 
     def _reset(
         self, sentence: Sentence, cue: Cue, candidate: _Candidate
@@ -287,7 +424,16 @@ class _ArticleReader:
             if not isinstance(decided, bool):
                 return decided
         group = self._armed_group(agents, cue.start)
-        return None if group is None else (candidate.kind, *group)
+        if group is not None:
+            return (candidate.kind, *group)
+        state = (
+            any(a.opponent for a in agents) or _STATE_IN_CUE.search(cue.text) is not None
+            if passive
+            else subject is not None and subject.opponent
+        )
+        if candidate.kind == "retaken" and state:
+            return "retaken", UNNAMED_GROUP, _UNNAMED_PENALTY
+        return None
 
     def _reset_active(
         self,
@@ -333,7 +479,7 @@ class _ArticleReader:
         named = [a for a in agents if a.actor is not None]
         if named:
             return self._named(min(named, key=lambda a: abs(a.start - pos)))
-        if self.dominant is None:
+        if self.dominant is None or self.dominant in self._negated_now:
             return None
         return self.dominant, _GENERIC_PENALTY
 
@@ -347,10 +493,23 @@ class _ArticleReader:
         return []
 
     def _sentence_agents(self, sentence: Sentence) -> list[AgentMention]:
+        """The sentence's agents, less those it denies ("clan militias, not
+        al-Shabaab"), whose groups are kept in `_negated_now` for the sentence."""
         cached = self._agents.get(sentence.start)
         if cached is None:
-            cached = self._matcher.agents(self.text, sentence.start, sentence.end)
+            cached = []
+            negated: set[str] = set()
+            for agent in self._matcher.agents(self.text, sentence.start, sentence.end):
+                lo = max(sentence.start, agent.start - 16)
+                if _NEGATED_AGENT.search(self.text, lo, agent.start) or _NEGATED_AFTER.match(
+                    self.text, agent.end, sentence.end
+                ):
+                    negated.add(agent.actor or "")
+                else:
+                    cached.append(agent)
             self._agents[sentence.start] = cached
+            self._negated[sentence.start] = negated
+        self._negated_now = self._negated[sentence.start]
         return cached
 
     def _named(self, agent: AgentMention) -> tuple[str, float] | None:
@@ -358,7 +517,7 @@ class _ArticleReader:
             return None
         if agent.actor is not None:
             return agent.actor, 0.0
-        if self.dominant is None:
+        if self.dominant is None or self.dominant in self._negated_now:
             return None
         return self.dominant, _GENERIC_PENALTY
 
@@ -367,9 +526,24 @@ class _ArticleReader:
     ) -> tuple[str, float] | None:
         """The armed group behind a cue, with a confidence penalty, or None."""
         agents = self._sentence_agents(sentence)
+        if cue.verb == "handover":  # "surrendered the city to the Taliban"
+            to = [
+                a
+                for a in agents
+                if a.start >= cue.end and _TO_BEFORE.search(self.text, cue.end, a.start)
+            ]
+            return self._named(to[0]) if to else None
         if candidate.combat:
             return self._combatant(agents, cue.start)
-        agent = self._subject(agents, sentence, cue, passive=candidate.passive)
+        entry = candidate.kind == "entered"
+        agent = self._subject(agents, sentence, cue, passive=candidate.passive, entry=entry)
+        if agent is not None and agent.opponent and not candidate.passive:
+            # "Fighting between the army and the RSF reached the outskirts".
+            clause_start = sentence.start
+            for comma in _COMMA.finditer(self.text, sentence.start, cue.start):
+                clause_start = comma.end()
+            if GROUND_COMBAT.search(self.text, clause_start, agent.start):
+                return self._combatant(agents, cue.start)
         return None if agent is None else self._named(agent)
 
     def _combatant(self, agents: list[AgentMention], pos: int) -> tuple[str, float] | None:
@@ -378,14 +552,20 @@ class _ArticleReader:
         named = [a for a in agents if a.actor is not None]
         if named:
             return self._named(min(named, key=lambda a: abs(a.start - pos)))
-        if self.dominant is None:
+        if self.dominant is None or self.dominant in self._negated_now:
             return None
         if any(a.generic for a in agents):
             return self.dominant, _GENERIC_PENALTY
         return self.dominant, _UNNAMED_PENALTY
 
     def _subject(
-        self, agents: list[AgentMention], sentence: Sentence, cue: Cue, *, passive: bool
+        self,
+        agents: list[AgentMention],
+        sentence: Sentence,
+        cue: Cue,
+        *,
+        passive: bool,
+        entry: bool = False,
     ) -> AgentMention | None:
         """The agent of a non-combat cue: the first agent of the cue's comma
         clause, else the "by" agent of a passive, else the sentence's first."""
@@ -398,6 +578,9 @@ class _ArticleReader:
             a for a in after if passive and _BY_BEFORE.search(self.text, sentence.start, a.start)
         ]
         before = [a for a in agents if a.start < cue.start]
+        # "gathered in Mogadishu to discuss al-Shabaab": whoever is present comes first.
+        if cue.verb == "prep" and not passive and entry:
+            after = []
         for group in (in_clause, by_agents, before, after):
             if group:
                 return group[0]
@@ -423,5 +606,7 @@ def detect_incursions(
         return []
     reader = _ArticleReader(article, capitals, actors)
     if reader.dominant is None:
-        return []
+        lowered = article.text.lower()
+        if not any(hint in lowered for hint in _RETAKE_HINTS):
+            return []
     return reader.read()

@@ -26,8 +26,9 @@ _DIRECTION_BEFORE = re.compile(
     r"(?:\b(?:north|south|east|west|north-?east|north-?west|south-?east|south-?west)(?:ern)?"
     r"\s+of|\b(?:km|kilometres?|kilometers?|miles?)\s+(?:\w+\s+)?(?:from|of|outside)"
     r"|\bfrom|\bbased\s+in|\bstationed\s+in|\bheadquartered\s+in|\bgarrisoned\s+in"
-    r"|\b(?:fled|flown|flew|evacuated|retreated|withdrew|returned|travell?ed|sent|airlifted"
-    r"|relocated|escaped)\s+(?:back\s+)?(?:to|into|in)|\bbetween|\blinking|\bconnecting)"
+    r"|\b(?:fled|flown|flew|evacuated|retreated|withdrew|returned|travell?ed|travell?ing|sent"
+    r"|airlifted|relocated|escaped|heading|headed|bound)\s+(?:back\s+)?"
+    r"(?:to|into|in|for)|\bbetween|\bbetween\s+[\w' -]{1,40}?\s+and|\blinking|\bconnecting)"
     r"\s+(?:the\s+(?:[a-z-]+\s+)?(?:capital|city|town)\s*,?\s*(?:of\s+)?)?$",
     re.IGNORECASE,
 )
@@ -38,7 +39,9 @@ _ATTRIBUTION_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _ATTRIBUTION_AFTER = re.compile(
-    r"(?:['\u2019]s?\s+|\s+)(?:provincial\s+|city\s+|municipal\s+)?(?:council|governor|mayor"
+    r"(?:['\u2019]s?\s+|\s+)(?:provincial\s+|city\s+|municipal\s+)?(?:council"
+    r"|governor(?!['\u2019]s?\s+(?:office|compound|house|residence|palace|mansion|headquarters))"
+    r"|mayor"
     r"|deputy|spokes\w+|officials?|police\s+chief|police|lawmakers?|mps?|residents?|director"
     r"|elders?)\b",
     re.IGNORECASE,

@@ -62,7 +62,64 @@ _PAST_MARKER = re.compile(
     r"\bin\s+the\s+past\b(?=\s*(?:[,.;\"\u201d]|$))|\bpreviously\b|\byears?\s+ago\b"
     r"|\blast\s+year\b|\bonce\s+before\b|\btwice\s+before\b|\bin\s+previous\s+years\b"
     r"|\bhistorically\b|\bdecades?\s+ago\b"
+    r"|\banniversary\b"
 )
+# The cue dated by what follows it: "three years after the Taliban captured Kabul".
+_YEARS_AFTER = re.compile(r"\b(?:\w+|\d+)\s+(?:years?|months?|decades?)\s+(?:after|since)\b")
+# "until Marib is liberated", "before the Taliban reach the city": a time
+# clause in the present tense looks ahead; "until the Taliban entered" happened.
+_PENDING = re.compile(r"\b(?:until|till|before)\b(?!.*\b(?:until|till|before)\b)")
+_PRESENT_BE = re.compile(r"\b(?:is|are|am|be|has|have)\b")
+_PAST_IRREGULAR = frozenset({
+    "took", "fell", "overran", "broke", "swept", "drove", "rode", "fought", "won", "beat", "made",
+    "came", "was", "were", "had", "retook", "held", "laid", "bore", "fled", "withdrew", "hit",
+    "struck", "stood", "ran", "got", "went", "spread", "burst", "crept", "snuck", "lost",
+    "overtook", "threw", "cut", "shot", "led", "began", "slid", "stole",
+})  # fmt: skip
+_PREPOSITIONS = frozenset({
+    "in", "inside", "into", "at", "near", "around", "outside", "on", "towards", "toward", "to",
+    "through", "throughout", "across", "within", "close", "only", "just", "barely", "few",
+})  # fmt: skip
+# Someone told to act has not acted: "urging fighters to wait at the gates".
+_URGED = re.compile(
+    r"\b(?:urg(?:e|es|ed|ing)|order(?:s|ed|ing)?|told|tell(?:s|ing)?|instruct(?:s|ed|ing)?"
+    r"|call(?:s|ed|ing)?\s+(?:on|upon)|ask(?:s|ed|ing)?|direct(?:s|ed|ing)?|encourag(?:e|es|ed|ing)"
+    r"|appeal(?:s|ed|ing)?\s+to|want(?:s|ed)?|invit(?:e|es|ed|ing))\s+(?:[\w'-]+\s+){0,4}?"
+    r"to\s+(?!be\b)[a-z]+\s+(?:(?!(?:that|said|says|as|after|when|while|and|but)\b)"
+    r"[\w'-]+\s+){0,5}$"
+)
+# "aimed at capturing", "in a bid at seizing", "capable of taking".
+_PURPOSE = re.compile(
+    r"\b(?:aim(?:ed|ing|s)?|bid|attempts?|efforts?|plans?|planning|hopes?|hoping|intent"
+    r"|intention|goal|objective|ambitions?|dreams?|bent|designs?|preparing|prepared|capable"
+    r"|capability|chance|possibility|prospect|risk|danger|fears?|threats?|focus(?:ed)?)\s+"
+    r"(?:at|of|on|for|upon)\s+$"
+)
+# An attack noun whose own verb looks ahead: "an assault on the city would begin soon".
+_ATTACK_NOUNS = frozenset({
+    "attack", "attacks", "assault", "assaults", "offensive", "push", "siege", "sieges",
+    "blockade", "blockades", "raid", "incursion",
+})  # fmt: skip
+_AHEAD_AFTER = re.compile(
+    r"\b(?:is|was|are|were)\s+(?:widely\s+)?(?:expected|planned|imminent|looming|feared|likely"
+    r"|coming|about\s+to)\b|\b(?:imminent|looming|soon|to\s+(?:begin|start|come))\b"
+)
+_AHEAD_BEFORE = re.compile(
+    r"\b(?:expected|planned|imminent|feared|possible|potential|looming|anticipated|likely"
+    r"|future|threatened|impending|new\s+threat\s+of)\s+(?:[\w-]+\s+)?$"
+    r"|\b(?:prepar\w*|plan|plans|planned|planning|plott\w*|threat\w*|vow\w*|promis\w*"
+    r"|warn\w*\s+of|mull\w*|consider\w*|readying)\s+(?:(?:an?|the|their|its|new|fresh|major"
+    r"|final|full-scale|large-scale|another)\s+){0,3}$"
+)
+# A report refuted later in the sentence: "reports that ... turned out to be false".
+_REFUTED = re.compile(
+    r"\b(?:false|untrue|baseless|unfounded|fake|fabricated|groundless|inaccurate|not\s+true"
+    r"|(?:dismissed|denied|rejected)\s+(?:as|by))\b",
+    re.IGNORECASE,
+)
+# A clause dated by the one before it: "..., when Iraqi forces retook the city",
+# "..., and the army retook the city three years later".
+_WHEN_CLAUSE = re.compile(r"^\W*when\b|\b(?:years?|months?|decades?)\s+later\b")
 _NEGATION_WINDOW_WORDS = 5
 _MODAL_WINDOW_WORDS = 4
 
@@ -96,44 +153,91 @@ def discard_reason(
     """Why the cue at `cue` (offsets) in `sentence` (offsets) does not report a
     current event, or None if it does. `year`: the article's publication year."""
     s_start, s_end = sentence
-    c_start = cue[0]
+    c_start, c_end = cue
     lo, hi = clause_bounds(text, s_start, s_end, c_start)
     clause = text[lo:hi].lower()
     before = text[lo:c_start]
+    cue_word = text[c_start:c_end].split(None, 1)[0].lower() if c_end > c_start else ""
     # Cheapest and most decisive first; evaluated lazily.
     checks: tuple[tuple[Reason, Callable[[], object]], ...] = (
         ("question", lambda: _QUESTION_END.search(text, s_start, s_end)),
         ("conditional", lambda: _CONDITIONAL.search(clause)),
-        ("modal", lambda: _is_modal(before)),
+        (
+            "modal",
+            lambda: _is_modal(before, cue_word) or _is_ahead(before, cue_word, text[c_end:hi]),
+        ),
         ("negated", lambda: _NEGATION.search(_last_words(before, _NEGATION_WINDOW_WORDS).lower())),
-        ("denied", lambda: _DENIAL.search(text[s_start:c_start].lower())),
-        ("historical", lambda: _is_historical(clause, text[s_start:s_end].lower(), year)),
+        (
+            "denied",
+            lambda: (
+                _DENIAL.search(text[s_start:c_start].lower()) or _REFUTED.search(text, c_end, s_end)
+            ),
+        ),
+        (
+            "historical",
+            lambda: (
+                _is_historical(clause, text[s_start:s_end].lower(), year)
+                or (_WHEN_CLAUSE.search(clause) and _past_year(text[s_start:lo].lower(), year))
+                or _YEARS_AFTER.search(before.lower())
+            ),
+        ),
     )
     return next((reason for reason, applies in checks if applies()), None)
 
 
-def _is_modal(before: str) -> bool:
+def _is_modal(before: str, cue_word: str = "") -> bool:
     if _MODAL.search(_last_words(before, _MODAL_WINDOW_WORDS)):
         return True
     tail = _last_words(before, 8).lower() + " "
     # "were able to take" happened; "be able to take" follows a modal or "to" and has not.
     if _BE_ABLE.search(tail):
         return True
+    if cue_word in _PREPOSITIONS:  # "advanced to within 10 km of" is no infinitive
+        return False
     infinitive = _INFINITIVE.search(tail)
     return infinitive is not None and infinitive.group("head") not in _ACHIEVED
+
+
+def _is_ahead(before: str, cue_word: str, after: str) -> bool:
+    """Whether the cue is urged, intended or still to come: "urging fighters to
+    wait at the gates", "aimed at capturing", "until Marib is liberated", "an
+    assault on the city would begin soon"."""
+    tail = _last_words(before, 16).lower() + " "
+    if _URGED.search(tail):
+        return True
+    if cue_word.endswith("ing") and _PURPOSE.search(tail):
+        return True
+    pending = _PENDING.search(tail)
+    if pending is not None:
+        if _PRESENT_BE.search(tail, pending.end()):
+            return True
+        past = cue_word.endswith(("ed", "ing")) or cue_word in _PAST_IRREGULAR
+        if not past and cue_word not in _PREPOSITIONS:
+            return True
+    if cue_word in _ATTACK_NOUNS:
+        ahead = _AHEAD_BEFORE.search(tail) or _MODAL.search(after)
+        return bool(ahead or _AHEAD_AFTER.search(after.lower()))
+    return False
+
+
+def _past_year(text: str, year: int) -> bool:
+    """A year before `year` in `text`, not "since 2016" nor "2000 fighters"."""
+    for found in _YEAR.finditer(text):
+        preceding = text[found.start() - 1] if found.start() else " "
+        if preceding.isdigit() or preceding in ",.":
+            continue  # part of a longer number
+        if int(found.group()) >= year or _COUNTED.match(text, found.end()):
+            continue
+        if not _SINCE.search(text, max(0, found.start() - 8), found.start()):
+            return True
+    return False
 
 
 def _is_historical(clause: str, sentence: str, year: int) -> bool:
     """A year before the article's in the clause (not "since 2016", not "2000
     fighters"), a leading "In 2015, ...", or words such as "years ago"."""
-    for found in _YEAR.finditer(clause):
-        preceding = clause[found.start() - 1] if found.start() else " "
-        if preceding.isdigit() or preceding in ",.":
-            continue  # part of a longer number
-        if int(found.group()) >= year or _COUNTED.match(clause, found.end()):
-            continue
-        if not _SINCE.search(clause, max(0, found.start() - 8), found.start()):
-            return True
+    if _past_year(clause, year):
+        return True
     leading = _LEADING_YEAR.match(sentence)
     if leading is not None and int(leading.group("year")) < year:
         return True

@@ -38,8 +38,18 @@ _SUBJECT_GAP = re.compile(
 )
 # "Kunduz and Taloqan", "Kunduz, Taloqan and Maimana"
 _COORDINATION = re.compile(r"(?:\s+(?:city|town))?(?:\s*,\s*(?:and\s+)?|\s+and\s+)(?:the\s+)?")
+_APPOSITION_END = re.compile(r"[^,;]{0,40},\s*")
 _PART_BEFORE = re.compile(r"\b([a-z]+)\s+of\s+(?:the\s+)?$", re.IGNORECASE)
 _MAX_NP_WORDS = 8
+_MAX_PART_WORDS = 5
+# Words that can begin a SEAT or LANDMARK phrase.
+_LANDMARK_FIRST = frozenset((
+    "the", "main", "central", "provincial", "city", "city's", "city\u2019s", "police",
+    "intelligence", "prison", "jail", "hospital", "university", "stadium", "bazaar", "market",
+    "governor", "governor's", "governor\u2019s", "governors", "governors'", "government",
+))  # fmt: skip
+# "central Aden", "downtown Kunduz": the middle of the city named next.
+_CENTRAL = frozenset(("central", "downtown"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,10 @@ class TargetFinder:
         before = [p for m, p in named if m.exclusion is None and m.end <= pos]
         if before:
             return before[-1], False
+        # "Ghazni's governor surrendered the city": the city whose officials act.
+        quoted = [p for m, p in named if m.exclusion == "attribution" and m.end <= pos]
+        if quoted:
+            return quoted[-1], False
         after = [p for m, p in named if m.exclusion is None and m.start >= pos]
         if after:
             return after[0], False
@@ -158,14 +172,15 @@ class TargetFinder:
                 return "inside"
         for n, token in enumerate(_NP_TOKEN.finditer(text, pos, limit)):
             word = token.group("word")
-            if word is None or n >= 3:
+            if word is None or n >= _MAX_PART_WORDS:
                 break
             lower = word.lower()
             part = part_of(lower)
             if part is not None:
                 return part
             if possessive is not None or is_its:
-                if lower in FILLER:
+                # "Kunduz's Sar-e Pul quarter", "its cattle market"
+                if lower not in NOT_TARGET_NOUNS:
                     continue
                 return None
             if lower in NOT_TARGET_NOUNS:
@@ -179,16 +194,19 @@ class TargetFinder:
             found = self._mention_at[i] = {m.start: m for m in self.mentions(i)}
         return found
 
-    def object_of(self, i: int, pos: int, *, origin: bool = False) -> list[Target]:
+    def object_of(
+        self, i: int, pos: int, *, origin: bool = False, indefinite: bool = False
+    ) -> list[Target]:
         """The capitals governed by a cue ending at `pos`: "entered [the city of]
         Kunduz", "captured Kunduz and Taloqan", or "moved into the periphery" of
-        the capital in context. Empty when the object is something else."""
+        the capital in context. Empty when the object is something else.
+        `indefinite`: "a square" is a part of the city in context too."""
         sentence = self._sentences[i]
         mentions = self._mentions_by_start(i)
         part: PartClass = "whole"
         seen_part = strong = False
         first_word: str | None = None
-        words = 0
+        words = names = 0
         cursor = pos
         while cursor < sentence.end and words <= _MAX_NP_WORDS:
             token = _NP_TOKEN.match(self._text, cursor, sentence.end)
@@ -204,12 +222,10 @@ class TargetFinder:
             lower = word.lower()
             first_word = first_word or lower
             words += 1
-            seat = SEAT.match(self._text, start, sentence.end)
-            landmark = seat or LANDMARK.match(self._text, start, sentence.end)
+            landmark = self._landmark(lower, start, sentence.end)
             if landmark is not None:
-                part = "seat" if seat is not None else "inside"
+                part, cursor = landmark
                 seen_part = strong = True
-                cursor = landmark.end()
                 continue
             named = part_of(lower)
             if named is not None:
@@ -217,11 +233,29 @@ class TargetFinder:
                     part = named
                 seen_part = True
                 strong = strong or lower in INSIDE or named in ("edge", "fringe")
-            elif not (lower in FILLER or (lower == "in" and seen_part)):
+            elif lower in _CENTRAL and part == "whole" and token.end() + 1 in mentions:
+                part = "inside"
+            elif word[0].isupper() and not seen_part and names < 3:
+                names += 1  # "the Albu Faraj neighbourhood of Ramadi": only with a part after
+            elif not (lower in FILLER or (lower in ("in", "to") and seen_part)):
                 break
             cursor = token.end()
+        if names and not seen_part:
+            return []
+        if indefinite and first_word in ("a", "an"):
+            first_word = "the"  # "raised their flag over a main square"
         implicit = self._implicit(i, pos, part, strong, first_word)
         return [] if implicit is None else [implicit]
+
+    def _landmark(self, lower: str, start: int, end: int) -> tuple[PartClass, int] | None:
+        """("seat" or "inside", end) for "the governor's office", "the main bazaar"."""
+        if lower not in _LANDMARK_FIRST:  # spares two regexes for most words
+            return None
+        seat = SEAT.match(self._text, start, end)
+        if seat is not None:
+            return "seat", seat.end()
+        landmark = LANDMARK.match(self._text, start, end)
+        return None if landmark is None else ("inside", landmark.end())
 
     def _coordinated(
         self, i: int, first: Mention, part: PartClass, *, origin: bool = False
@@ -267,8 +301,14 @@ class TargetFinder:
             if mention.end > cue_start:
                 continue
             gap = _SUBJECT_GAP.fullmatch(self._text, mention.end, cue_start)
-            if gap is None and mention.place is None:
-                continue  # "the capital of the province" inside an apposition
+            if gap is None and (
+                mention.place is None
+                or mention.exclusion is not None
+                or _APPOSITION_END.fullmatch(self._text, mention.end, cue_start)
+            ):
+                # Inside an apposition: "Bukavu, the capital of South Kivu, fell",
+                # "Maidan Shahr, an hour's drive from Kabul, was captured".
+                continue
             if gap is None:
                 after = self._part_after(mention, sentence.end)
                 possessive = _POSSESSIVE.match(self._text, mention.end, cue_start)

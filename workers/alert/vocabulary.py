@@ -33,12 +33,15 @@ FILLER = frozenset((
     "eastern", "western", "north", "south", "east", "west", "north-eastern", "northeastern",
     "north-western", "northwestern", "south-eastern", "southeastern", "south-western",
     "southwestern", "central", "key", "strategic", "important", "besieged", "embattled", "main",
-    "whole", "entire", "back", "northern-most", "old", "new", "very", "nearby",
+    "whole", "entire", "back", "northern-most", "old", "new", "very", "nearby", "several", "some",
+    "many", "various", "residential", "commercial", "busy", "crowded", "populous", "outer",
+    "inner", "first", "second", "third", "last", "remaining", "other",
 ))
 # At the city's edge, not in it.
 EDGE = frozenset((
     "entrance", "entrances", "gate", "gates", "gateway", "approaches", "doorstep", "perimeter",
-    "airport", "vicinity",
+    "airport", "vicinity", "approach", "checkpoint", "checkpoints", "defences", "defenses",
+    "frontline", "frontlines", "ramparts", "walls",
 ))
 # The city's outer parts: fighting there threatens it, moving into them enters it.
 FRINGE = frozenset((
@@ -48,7 +51,8 @@ FRINGE = frozenset((
 INSIDE = frozenset((
     "centre", "center", "heart", "streets", "street", "alleys", "alley", "lanes", "lane",
     "neighbourhoods", "neighbourhood", "neighborhoods", "neighborhood", "bazaar", "bazaars",
-    "market", "markets", "downtown", "square", "squares", "prison", "jail",
+    "market", "markets", "downtown", "square", "squares", "prison", "jail", "roundabout",
+    "roundabouts", "avenue", "avenues", "boulevard", "quarter",
 ))
 # Quantities that need an explicit "of <city>" to mean anything.
 INSIDE_QUANT = frozenset((
@@ -62,7 +66,8 @@ NOT_TARGET_NOUNS = frozenset((
     "residents", "people", "district", "police", "council", "governor", "officials",
     "official", "university", "highway", "road", "river", "valley", "hospital", "traders",
     "elders", "lawmakers", "mps", "authorities", "commander", "commanders", "garrison", "airbase",
-    "base",
+    "base", "presidential", "palace", "barracks", "headquarters", "compound", "port", "refinery",
+    "dam", "bridge", "road", "roads", "front",
 ))
 # fmt: on
 
@@ -85,7 +90,35 @@ COMBAT = re.compile(
     r"\b(?:fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
     r"|battling|gunfights?|firefights?|gunfire|gun\s+battles?|skirmish(?:es|ed)?|shelling"
     r"|shelled|offensive|bombardment|firing"
-    r"|exchange\s+of\s+fire)\b",
+    r"|exchange\s+of\s+fire|ambush|ambushed|ambushing)\b",
+    re.IGNORECASE,
+)
+# Fighting on the ground, as against fire from afar: "fighting in the centre of
+# Kunduz" places the group inside, "shelling killed five in a market" does not.
+GROUND_COMBAT = re.compile(
+    r"\b(?:fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
+    r"|battling|gunfights?|firefights?|gun\s+battles?|skirmish(?:es|ed)?|street\s+fighting)\b",
+    re.IGNORECASE,
+)
+# Strikes from afar and their toll: in a city they are no incursion into it.
+STRIKE = re.compile(
+    r"\b(?:bomb|bombs|bombing|bombings|bomber|bombers|bombed|blasts?|explosions?|explosives?"
+    r"|explod\w+|suicide|rockets?|missiles?|mortars?|shells|shelling|shelled|drones?|air\s*strikes?"
+    r"|airstrikes?|strikes?|grenades?|ieds?|artillery|killed|killing|wounded|wounding|injured"
+    r"|dead|casualties|assassinat\w+)\b",
+    re.IGNORECASE,
+)
+# What a strike is called when it is an attack noun: "a rocket attack on Kabul".
+STRIKE_BEFORE = re.compile(
+    r"\b(?:rocket|rockets|mortar|mortars|drone|drones|missile|missiles|suicide|bomb|bombing"
+    r"|car[- ]bomb|grenade|artillery|air|airstrike|ied|sniper|terror|terrorist|shelling"
+    r"|complex|coordinated\s+suicide)\s+(?:[\w-]+\s+)?$",
+    re.IGNORECASE,
+)
+# Meetings and talks in a capital are no fighting there.
+TALKS = re.compile(
+    r"\b(?:talks|negotiations?|negotiators?|delegations?|summit|conference|meetings?|met|visit"
+    r"|visited|visiting|ceasefire|truce|peace\s+(?:deal|process|agreement|accord))\b",
     re.IGNORECASE,
 )
 PRESENCE = re.compile(
@@ -124,12 +157,30 @@ _VERB_KINDS: dict[str, dict[PartClass, EventKind | None]] = {
         "whole": "threatened", "seat": "threatened", "inside": "threatened",
         "fringe": "threatened", "edge": "threatened", "around": "threatened",
     },
+    "near": {
+        "whole": "threatened", "seat": "threatened", "inside": "threatened",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+    # Fire on an airport or into a city is a strike; on its outskirts, a threat.
+    "strike": {
+        "whole": None, "seat": None, "inside": None,
+        "fringe": "threatened", "edge": None, "around": "threatened",
+    },
+    "raid": {
+        "whole": "entered", "seat": "entered", "inside": "entered",
+        "fringe": "threatened", "edge": "threatened", "around": "threatened",
+    },
+    "handover": {
+        "whole": "captured", "seat": "captured", "inside": None,
+        "fringe": None, "edge": None, "around": None,
+    },
     "reach": {
         "whole": None, "seat": "entered", "inside": "entered",
         "fringe": "threatened", "edge": "threatened", "around": "threatened",
     },
+    # A flag over a square is a show of presence; over the governor's office, of control.
     "flag": {
-        "whole": "captured", "seat": "captured", "inside": "captured",
+        "whole": "captured", "seat": "captured", "inside": "entered",
         "fringe": "threatened", "edge": "threatened", "around": "threatened",
     },
     # Retaking part of a city is no retaking; pushing them from its edge repels them.
@@ -149,8 +200,10 @@ _VERB_KINDS: dict[str, dict[PartClass, EventKind | None]] = {
 
 
 def verb_kind(verb: str, part: PartClass) -> EventKind | None:
-    """The incursion kind a verb class signals for an object naming `part` of a city."""
-    return _VERB_KINDS[verb][part]
+    """The incursion kind a verb class signals for an object naming `part` of a city;
+    None for classes that only shape other cues ("repel_lead", "capture_noun")."""
+    kinds = _VERB_KINDS.get(verb)
+    return None if kinds is None else kinds[part]
 
 
 def prep_kind(prep: str, part: PartClass, *, combat: bool, presence: bool) -> AlertKind | None:
