@@ -1,15 +1,22 @@
 """End-to-end throughput: real pages through every stage, as a ratio to raw trafilatura.
 
-    .venv/bin/python bench/e2e_throughput.py [--pages 200]
+    .venv/bin/python bench/e2e_throughput.py [--pages 200] [--rounds 3]
 
 Baseline, measured in the same run: `trafilatura.extract` on the same pages
-with one process per core (the cleaner's own setting). Pipeline: the pages
-are served from a loopback HTTP server with one RSS feed listing them all;
+(each repeated `--rounds` times, in the same order) with one process per core
+(the cleaner's own setting). Pipeline: the pages are served from a loopback
+HTTP server with one RSS feed listing them all, each page `--rounds` times
+under distinct URLs (a longer window, so that start-up weighs less; dedupe
+marks the repeats as copies of the first round, so only the first round's
+articles go on to geotag and alert);
 `news-ingest run` (every stage as its own process, embedded Tansu broker)
 polls, fetches, cleans, dedupes, geotags and checks them for alerts. The
 clock runs from the first item on `news.items` to the moment every stage has
 committed everything (the alert stage included), so the stages' start-up
 (group joins) is left out, while everything after the first poll is counted.
+Over the same window it reads the CPU time of every process (each stage
+process with its children, the broker, this process serving the pages) from
+/proc, to show where the two cores went.
 
 Prints a table and writes bench/results/e2e_throughput.json.
 """
@@ -47,6 +54,53 @@ BENCH_DATA = ROOT.parent / "shared" / "bench-data" / "extraction"
 RESULTS = ROOT / "bench" / "results"
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process (not its children), or 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(root: int) -> dict[int, tuple[int, str]]:
+    """pid → (parent pid, short command line) for `root` and all its descendants."""
+    table: dict[int, tuple[int, str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            table[int(entry.name)] = (ppid, " ".join(a.decode() for a in argv if a))
+    tree, frontier = {}, [root]
+    while frontier:
+        pid = frontier.pop()
+        if pid in table:
+            tree[pid] = table[pid]
+            frontier += [child for child, (parent, _) in table.items() if parent == pid]
+    return tree
+
+
+def cpu_by_component(run_pid: int, broker_pid: int) -> dict[str, float]:
+    """CPU seconds so far of each stage (its worker process and that one's children)."""
+    tree = process_tree(run_pid)
+    totals: dict[str, float] = {"broker (tansu)": cpu_seconds(broker_pid)}
+    for pid, (parent, argv) in tree.items():
+        words, parent_words = argv.split(), tree.get(parent, (0, ""))[1].split()
+        if pid == run_pid:
+            name = "supervisor (run)"
+        elif "worker" in parent_words:  # a forked pool process: same command line as its parent
+            name = parent_words[parent_words.index("worker") + 1] + " pool"
+        elif "worker" in words:
+            name = words[words.index("worker") + 1]
+        else:
+            name = "other"
+        totals[name] = totals.get(name, 0.0) + cpu_seconds(pid)
+    return totals
+
+
 def load_pages(limit: int) -> list[bytes]:
     pages = sorted((BENCH_DATA / "pages").glob("*.html"))
     if not pages:
@@ -54,17 +108,20 @@ def load_pages(limit: int) -> list[bytes]:
     return [p.read_bytes() for p in pages[:limit]]
 
 
-def _extract(page: bytes) -> int:
-    return len(trafilatura.extract(page) or "")
+def _extract(page: bytes) -> float:
+    """CPU seconds of one `trafilatura.extract` in this worker."""
+    started = time.process_time()
+    trafilatura.extract(page)
+    return time.process_time() - started
 
 
-def baseline(pages: list[bytes], cores: int) -> float:
-    """Pages per second of raw trafilatura with `cores` processes."""
+def baseline(pages: list[bytes], cores: int) -> tuple[float, float]:
+    """Pages per second of raw trafilatura with `cores` processes, and its CPU s per page."""
     with multiprocessing.get_context("spawn").Pool(cores) as pool:
         pool.map(_extract, pages[: cores * 2])  # warm the workers' imports
         started = time.perf_counter()
-        pool.map(_extract, pages, chunksize=1)
-        return len(pages) / (time.perf_counter() - started)
+        cpu = pool.map(_extract, pages, chunksize=1)
+        return len(pages) / (time.perf_counter() - started), sum(cpu) / len(pages)
 
 
 class Site:
@@ -110,13 +167,14 @@ class Site:
         return Handler
 
 
-def pipeline(pages: list[bytes], folder: Path) -> dict[str, float]:
+def pipeline(pages: list[bytes], folder: Path, compression: str) -> dict[str, Any]:
     broker = start_broker()
     site = Site(pages)
     config = folder / "bench.toml"
     config.write_text(
         f'data_dir = "{folder / "data"}"\n'
         f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\n'
+        f'compression = "{compression}"\n'
         '[http]\nallow_private_networks = true\nper_host_concurrency = 8\n'
         '[poller]\nmin_interval = "1s"\n[notify]\nstdout = false\n[log]\nlevel = "warning"\n'
         f'[[feeds]]\nurl = "{site.base}/feed.xml"\nname = "bench"\ninterval = "1s"\n'
@@ -130,43 +188,70 @@ def pipeline(pages: list[bytes], folder: Path) -> dict[str, float]:
         while topic_size(settings.kafka, ITEMS.name) == 0:
             time.sleep(0.05)
         started = time.perf_counter()
+        cpu_before = cpu_by_component(run.pid, broker.pid)
+        own_before = time.process_time()
         while not drained(settings, len(pages)):
-            time.sleep(0.25)
+            time.sleep(0.5)  # each check opens consumers: its CPU is taken from the pipeline
         elapsed = time.perf_counter() - started
+        cpu_after = cpu_by_component(run.pid, broker.pid)
+        cpu_after["bench (page server, progress checks)"] = time.process_time() - own_before
     finally:
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=60)
         site.server.shutdown()
         broker.stop()
-    return {"seconds": elapsed, "pages_per_s": len(pages) / elapsed}
+    cpu = {name: spent - cpu_before.get(name, 0.0) for name, spent in cpu_after.items()}
+    return {"seconds": elapsed, "pages_per_s": len(pages) / elapsed, "cpu_seconds": cpu}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3, help="times each page is served")
+    parser.add_argument(
+        "--compression", choices=["gzip", "none"], default="gzip", help="kafka.compression"
+    )
     args = parser.parse_args()
-    pages = load_pages(args.pages)
+    pages = load_pages(args.pages) * args.rounds
+    load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
-    raw = baseline(pages, cores)
+    raw, raw_cpu = baseline(pages, cores)
     with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
-        result = pipeline(pages, Path(tmp))
+        result = pipeline(pages, Path(tmp), args.compression)
     ratio = result["pages_per_s"] / raw
+    load_after = os.getloadavg()[0]
     rows = [
         ("pages (mean KB)", f"{len(pages)} ({sum(map(len, pages)) / len(pages) / 1024:.0f})"),
+        ("rounds; kafka.compression", f"{args.rounds}; {args.compression}"),
         ("cores", str(cores)),
         ("raw trafilatura.extract, pages/s", f"{raw:.1f}"),
         ("pipeline feed -> news.alerts, pages/s", f"{result['pages_per_s']:.1f}"),
         ("pipeline wall time, s", f"{result['seconds']:.1f}"),
         ("ratio (target >= 0.85)", f"{ratio:.2f}"),
+        ("load average before, after", f"{load_before:.1f}, {load_after:.1f}"),
+    ]
+    cpu = sorted(result["cpu_seconds"].items(), key=lambda kv: -kv[1])
+    cpu_ms = {name: spent / len(pages) * 1000 for name, spent in cpu}
+    rows += [(f"CPU ms/page: {name}", f"{ms:.2f}") for name, ms in cpu_ms.items()]
+    pipeline_ms = sum(ms for name, ms in cpu_ms.items() if not name.startswith("bench"))
+    rows += [
+        ("CPU ms/page: pipeline total (bench excluded)", f"{pipeline_ms:.2f}"),
+        ("CPU ms/page: raw trafilatura.extract", f"{raw_cpu * 1000:.2f}"),
+        ("CPU ratio raw / pipeline (if cores saturated)", f"{raw_cpu * 1000 / pipeline_ms:.2f}"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "e2e_throughput.json").write_text(json.dumps({
+    suffix = "" if args.compression == "gzip" else f"_{args.compression}"
+    (RESULTS / f"e2e_throughput{suffix}.json").write_text(json.dumps({
         "pages": len(pages), "cores": cores, "raw_pages_per_s": raw,
         "pipeline_pages_per_s": result["pages_per_s"], "pipeline_seconds": result["seconds"],
-        "ratio": ratio,
+        "ratio": ratio, "rounds": args.rounds, "compression": args.compression,
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
+        "cpu_ms_per_page": {name: round(ms, 3) for name, ms in cpu_ms.items()},
+        "raw_cpu_ms_per_page": round(raw_cpu * 1000, 3),
+        "cpu_ratio": round(raw_cpu * 1000 / pipeline_ms, 3),
     }, indent=2))
 
 

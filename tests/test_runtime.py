@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from prometheus_client import REGISTRY
 
 from ingest.core.embedded_broker import EmbeddedBroker, free_port
-from ingest.core.envelope import decode
+from ingest.core.envelope import decode, encode
 from ingest.core.kafka_clients import ensure_topics
 from ingest.core.models import Item, RawPage
-from ingest.core.runtime import BadInput, Inbound, OneByOne, Output, StreamRunner
+from ingest.core.runtime import BadInput, Inbound, OneByOne, Output, Result, StreamRunner
 from ingest.core.settings import Settings
 from ingest.core.topics import ITEMS, RAW
 from tests.conftest import make_settings
@@ -50,7 +51,7 @@ class EchoStage(OneByOne):
         return [Output(RAW, found.item_id, page)]
 
 
-def run_until(settings: Settings, done: callable, timeout: float = 40.0) -> StreamRunner:  # type: ignore[valid-type]
+def run_until(settings: Settings, done: Callable[[], bool], timeout: float = 40.0) -> StreamRunner:
     runner = StreamRunner(settings, EchoStage(), install_signals=False)
     thread = threading.Thread(target=runner.run)
     thread.start()
@@ -131,7 +132,7 @@ def test_metrics_and_health_endpoints_report_the_stage(
 
     def ready() -> bool:
         try:
-            return urlopen(f"{url}/readyz", timeout=2).status == 200
+            return bool(urlopen(f"{url}/readyz", timeout=2).status == 200)
         except (HTTPError, URLError):
             return False
 
@@ -152,3 +153,116 @@ def test_metrics_and_health_endpoints_report_the_stage(
     for name in ("messages_in_total", "messages_out_total", "dead_letters_total",
                  "batch_seconds_bucket", "consumer_lag"):
         assert f"news_ingest_{name}{{" in metrics
+
+
+class GatedStage:
+    """A concurrent stage whose results the test hands out one by one, in any order.
+
+    Every output goes to one key, so its partition of news.raw shows the order
+    in which the runner produced them.
+    """
+
+    name = "echo"
+    input = ITEMS
+    max_in_flight = 16
+
+    def __init__(self) -> None:
+        self.waiting: dict[tuple[int, int], tuple[Inbound, Future[Result]]] = {}
+        self.lock = threading.Lock()
+
+    def submit_batch(self, batch: Sequence[Inbound]) -> list[Future[Result]]:
+        made: list[Future[Result]] = []
+        with self.lock:
+            for inbound in batch:
+                made.append(Future())
+                self.waiting[(inbound.partition, inbound.offset)] = (inbound, made[-1])
+        return made
+
+    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
+        return [future.result() for future in self.submit_batch(batch)]
+
+    def finish(self, partition: int, offset: int) -> None:
+        eventually(lambda: (partition, offset) in self.waiting)
+        with self.lock:
+            inbound, future = self.waiting[(partition, offset)]
+        found = inbound.payload_as(Item)
+        if found.title == "reject":
+            future.set_result(BadInput("title says reject"))
+            return
+        page = RawPage(
+            item=found, final_url=found.url, status=200, encoding="utf-8",
+            html=f"{partition}/{offset}", fetched_at=WHEN, elapsed_ms=1.0,
+        )
+        future.set_result([Output(RAW, "gated", page)])
+
+    def close(self) -> None:
+        return None
+
+
+def eventually(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.05)
+
+
+def committed_at(settings: Settings, topic: str, partition: int) -> int:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, group_id="news-ingest.echo",
+        enable_auto_commit=False,
+    )
+    try:
+        return consumer.committed(TopicPartition(topic, partition)) or 0
+    finally:
+        consumer.close()
+
+
+def produced_in_order(settings: Settings) -> list[str]:
+    """The html of every gated output, in the order of their partition."""
+    records = read_topic(settings, RAW.name)
+    return [decode(r.value, r.headers).payload.html for r in records]  # type: ignore[attr-defined]
+
+
+def test_out_of_order_completion_is_produced_and_committed_in_partition_order(
+    settings: Settings,
+) -> None:
+    titles = ["a", "b", "c", "reject", "e", "f"]
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    for n, title in enumerate(titles):
+        headers, value = encode(item(n, title), source="/tests", id=f"id{n}")
+        producer.send(ITEMS.name, key=b"k", value=value, headers=headers, partition=0)
+    headers, value = encode(item(9, "marker"), source="/tests", id="marker")
+    producer.send(ITEMS.name, key=b"m", value=value, headers=headers, partition=1)
+    producer.flush()
+    producer.close()
+    stage = GatedStage()
+    runner = StreamRunner(settings, stage, install_signals=False)
+    thread = threading.Thread(target=runner.run)
+    thread.start()
+    try:
+        for offset in (1, 3, 5):
+            stage.finish(0, offset)
+        # The marker finishes after 1, 3 and 5: once it is committed, the runner
+        # has seen them done and must still hold partition 0 at offset 0.
+        stage.finish(1, 0)
+        eventually(lambda: committed_at(settings, ITEMS.name, 1) == 1)
+        assert committed_at(settings, ITEMS.name, 0) == 0
+        assert produced_in_order(settings) == ["1/0"]
+
+        stage.finish(0, 0)  # 0 and 1 are done, 2 is not: commit 2, produce 0 then 1
+        eventually(lambda: committed_at(settings, ITEMS.name, 0) >= 2)
+        assert committed_at(settings, ITEMS.name, 0) == 2
+        assert produced_in_order(settings) == ["1/0", "0/0", "0/1"]
+
+        runner.stop()  # a shutdown finishes the work in flight before it commits
+        stage.finish(0, 4)
+        stage.finish(0, 2)
+    finally:
+        runner.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert committed_at(settings, ITEMS.name, 0) == 6
+    assert produced_in_order(settings) == ["1/0", "0/0", "0/1", "0/2", "0/4", "0/5"]
+    dead = read_topic(settings, ITEMS.dlq, expect=1)
+    assert [dict(r.headers)["dlq_offset"] for r in dead] == [b"3"]
+    assert runner.processed == 7
