@@ -21,7 +21,21 @@ from pydantic import ValidationError
 
 from ingest.core.models import PAYLOADS, Alert, Payload, utc_now
 
-JSON = JSONFormat()
+
+
+class _PayloadBytes(JSONFormat):
+    """The SDK's JSON format, except that the value is left as bytes when reading.
+
+    Pydantic validates a payload straight from JSON bytes in one pass, about
+    twice as fast as the SDK's `json.loads` followed by `model_validate` (a
+    fetched page is about 145 KB of JSON).
+    """
+
+    def read_data(self, body: bytes, datacontenttype: str | None) -> bytes:
+        return body
+
+
+JSON = _PayloadBytes()
 CONTENT_TYPE = "application/json"
 # Further ce_types carried by an existing payload model: an alert update is an Alert.
 PAYLOAD_ALIASES: dict[str, type[Payload]] = {Alert.updated_ce_type: Alert}
@@ -69,7 +83,7 @@ def encode(
             "time": time or utc_now(),
             "datacontenttype": CONTENT_TYPE,
         },
-        data=payload.model_dump(mode="json"),
+        data=payload.model_dump_json().encode(),  # bytes: the SDK sends them as they are
     )
     message = to_binary(event, JSON, key_mapper=lambda _: None)
     return list(message.headers.items()), message.value
@@ -94,19 +108,15 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Event:
         event = from_binary(KafkaMessage(headers=header_map, key=None, value=value), JSON)
     except Exception as exc:  # the SDK raises several unrelated types for bad input
         raise DecodeError(f"invalid CloudEvent: {exc}") from None
-    data = event.get_data()
-    if isinstance(data, bytes | str):  # no content-type header: the value should still be JSON
-        try:
-            data = json.loads(data)
-        except ValueError as exc:
-            raise DecodeError(f"{ce_type} value is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise DecodeError(f"{ce_type} payload is not a JSON object")
     try:
-        payload = payload_class.model_validate(data)
+        payload = payload_class.model_validate_json(value)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "payload"
+        if first["type"] == "json_invalid":
+            raise DecodeError(f"{ce_type} value is not valid JSON: {first['msg']}") from None
+        if not first["loc"]:
+            raise DecodeError(f"{ce_type} payload is not a JSON object") from None
+        where = ".".join(str(p) for p in first["loc"])
         raise DecodeError(
             f"{ce_type} payload invalid at {where}: {first['msg']} ({exc.error_count()} errors)"
         ) from None
