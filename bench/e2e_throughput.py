@@ -1,6 +1,10 @@
 """End-to-end throughput: real pages through every stage, as a ratio to raw trafilatura.
 
-    .venv/bin/python bench/e2e_throughput.py [--pages 200] [--rounds 3]
+    .venv/bin/python bench/e2e_throughput.py [--pages 200] [--rounds 3] [--processes 1,2]
+
+`--processes 1,2` runs the pipeline twice in the same run, with one and then
+two processes per stage (`[supervisor] processes`; dedupe and alert always
+run one), and reports the scale-out ratio.
 
 Baseline, measured in the same run: `trafilatura.extract` on the same pages
 (each repeated `--rounds` times, in the same order) with one process per core
@@ -46,6 +50,7 @@ from ingest.core.kafka_clients import ensure_topics
 from ingest.core.models import utc_now
 from ingest.core.progress import topic_size
 from ingest.core.settings import load_settings
+from ingest.core.stages import PIPELINE_ORDER, SINGLE_PROCESS_STAGES
 from ingest.core.status import drained
 from ingest.core.topics import ITEMS
 
@@ -167,12 +172,17 @@ class Site:
         return Handler
 
 
-def pipeline(pages: list[bytes], folder: Path, compression: str) -> dict[str, Any]:
+def pipeline(
+    pages: list[bytes], folder: Path, compression: str, processes: int = 1
+) -> dict[str, Any]:
     broker = start_broker()
     site = Site(pages)
     config = folder / "bench.toml"
+    scaled = [n for n in PIPELINE_ORDER if n not in SINGLE_PROCESS_STAGES]
     config.write_text(
         f'data_dir = "{folder / "data"}"\n'
+        "[supervisor]\nprocesses = {"
+        + ", ".join(f"{name} = {processes}" for name in scaled) + "}\n"
         f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\n'
         f'compression = "{compression}"\n'
         '[http]\nallow_private_networks = true\nper_host_concurrency = 8\n'
@@ -209,50 +219,68 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3, help="times each page is served")
     parser.add_argument(
-        "--compression", choices=["gzip", "none"], default="gzip", help="kafka.compression"
+        "--compression", choices=["lz4", "gzip", "none"], default="lz4", help="kafka.compression"
+    )
+    parser.add_argument(
+        "--processes", default="1", help="processes per stage; a list (1,2) runs each in turn"
     )
     args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
     pages = load_pages(args.pages) * args.rounds
     load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
     raw, raw_cpu = baseline(pages, cores)
-    with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
-        result = pipeline(pages, Path(tmp), args.compression)
-    ratio = result["pages_per_s"] / raw
+    runs: dict[int, dict[str, Any]] = {}
+    for count in counts:
+        with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
+            runs[count] = pipeline(pages, Path(tmp), args.compression, count)
     load_after = os.getloadavg()[0]
     rows = [
         ("pages (mean KB)", f"{len(pages)} ({sum(map(len, pages)) / len(pages) / 1024:.0f})"),
         ("rounds; kafka.compression", f"{args.rounds}; {args.compression}"),
         ("cores", str(cores)),
         ("raw trafilatura.extract, pages/s", f"{raw:.1f}"),
-        ("pipeline feed -> news.alerts, pages/s", f"{result['pages_per_s']:.1f}"),
-        ("pipeline wall time, s", f"{result['seconds']:.1f}"),
-        ("ratio (target >= 0.85)", f"{ratio:.2f}"),
+        ("CPU ms/page: raw trafilatura.extract", f"{raw_cpu * 1000:.2f}"),
         ("load average before, after", f"{load_before:.1f}, {load_after:.1f}"),
     ]
-    cpu = sorted(result["cpu_seconds"].items(), key=lambda kv: -kv[1])
-    cpu_ms = {name: spent / len(pages) * 1000 for name, spent in cpu}
-    rows += [(f"CPU ms/page: {name}", f"{ms:.2f}") for name, ms in cpu_ms.items()]
-    pipeline_ms = sum(ms for name, ms in cpu_ms.items() if not name.startswith("bench"))
-    rows += [
-        ("CPU ms/page: pipeline total (bench excluded)", f"{pipeline_ms:.2f}"),
-        ("CPU ms/page: raw trafilatura.extract", f"{raw_cpu * 1000:.2f}"),
-        ("CPU ratio raw / pipeline (if cores saturated)", f"{raw_cpu * 1000 / pipeline_ms:.2f}"),
-    ]
+    report: dict[str, Any] = {
+        "pages": len(pages), "cores": cores, "raw_pages_per_s": raw,
+        "raw_cpu_ms_per_page": round(raw_cpu * 1000, 3), "rounds": args.rounds,
+        "compression": args.compression,
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
+        "runs": {},
+    }
+    for count, result in runs.items():
+        label = f"[{count} process{'es' if count > 1 else ''} per stage]"
+        ratio = result["pages_per_s"] / raw
+        cpu = sorted(result["cpu_seconds"].items(), key=lambda kv: -kv[1])
+        cpu_ms = {name: spent / len(pages) * 1000 for name, spent in cpu}
+        pipeline_ms = sum(ms for name, ms in cpu_ms.items() if not name.startswith("bench"))
+        rows += [
+            (f"{label} pipeline feed -> news.alerts, pages/s", f"{result['pages_per_s']:.1f}"),
+            (f"{label} pipeline wall time, s", f"{result['seconds']:.1f}"),
+            (f"{label} ratio to raw (target >= 0.85)", f"{ratio:.2f}"),
+        ]
+        rows += [(f"{label} CPU ms/page: {name}", f"{ms:.2f}") for name, ms in cpu_ms.items()]
+        rows += [
+            (f"{label} CPU ms/page: pipeline total (bench excluded)", f"{pipeline_ms:.2f}"),
+            (f"{label} CPU ratio raw / pipeline", f"{raw_cpu * 1000 / pipeline_ms:.2f}"),
+        ]
+        if count != counts[0]:
+            scale = result["pages_per_s"] / runs[counts[0]]["pages_per_s"]
+            rows.append((f"{label} throughput / {counts[0]} per stage", f"{scale:.2f}"))
+        report["runs"][str(count)] = {
+            "pipeline_pages_per_s": result["pages_per_s"], "pipeline_seconds": result["seconds"],
+            "ratio": ratio, "cpu_ms_per_page": {n: round(ms, 3) for n, ms in cpu_ms.items()},
+            "cpu_ratio": round(raw_cpu * 1000 / pipeline_ms, 3),
+        }
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key:<{width}}  {value}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    suffix = "" if args.compression == "gzip" else f"_{args.compression}"
-    (RESULTS / f"e2e_throughput{suffix}.json").write_text(json.dumps({
-        "pages": len(pages), "cores": cores, "raw_pages_per_s": raw,
-        "pipeline_pages_per_s": result["pages_per_s"], "pipeline_seconds": result["seconds"],
-        "ratio": ratio, "rounds": args.rounds, "compression": args.compression,
-        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
-        "cpu_ms_per_page": {name: round(ms, 3) for name, ms in cpu_ms.items()},
-        "raw_cpu_ms_per_page": round(raw_cpu * 1000, 3),
-        "cpu_ratio": round(raw_cpu * 1000 / pipeline_ms, 3),
-    }, indent=2))
+    suffix = "" if args.compression == "lz4" else f"_{args.compression}"
+    suffix += "" if counts == [1] else "_processes_" + "_".join(map(str, counts))
+    (RESULTS / f"e2e_throughput{suffix}.json").write_text(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":
