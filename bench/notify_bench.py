@@ -1,23 +1,31 @@
 """Notify: matching cost, topic → webhook latency, throughput with 10% of receivers timing out.
 
-Run: `.venv/bin/python bench/notify_bench.py [--seconds 10] [--rate 100]
+Run: `.venv/bin/python bench/notify_bench.py [--seconds 10] [--rate 100] [--processes 1]
 [--province-share 0.2] [--scenarios latency,timeouts_10pct] [--out FILE] 2>log`.
 Prints a table and writes `bench/results/notify_bench.json` (or `--out`).
 
 - matching: 1,000 subscriptions with mixed filters (10 countries, provinces,
   kinds, minimum severity, actors, minimum sources), `SubscriptionIndex.match`
   over 2,000 alerts, CPU time per alert for all 1,000 subscriptions;
-- latency: an embedded broker, the notify stage in this process (the real
-  `StreamRunner`, production JSON logging at info on stderr), 1,000 webhook
+- latency: an embedded broker, `--processes` notify processes (each the real
+  `StreamRunner` with the notify stage, production JSON logging at info on
+  stderr, one consumer group, one shared ledger file), 1,000 webhook
   subscriptions spread over 20 loopback receivers (aiohttp, in a separate
   process so they do not share the notify process's interpreter lock); alerts
   produced at `--rate` per second for `--seconds`; latency = receiver arrival
   time - time the alert was sent to the topic, per delivery, p50/p99;
   throughput = deliveries that arrived while alerts were being produced, per
-  second (a saturated run shows it below the offered rate);
+  second (a saturated run shows it below the offered rate); CPU = the notify
+  processes' CPU time per delivery; duplicates = requests to a healthy
+  receiver with a webhook-id it had already received (a request that timed
+  out on the sender's side and was sent again; never a second delivery id);
 - timeouts: the same with 2 of the 20 receivers (10%) never answering
   (request timeout 1 s): deliveries per second to the healthy receivers, and
-  their latency.
+  their latency;
+- backlog (`--backlog N`, e.g. `--scenarios none --backlog 500`): capacity. N alerts
+  are on the topic before the notify processes start; CPU per delivery and
+  deliveries per CPU second until all have arrived (request timeout 10 s),
+  which a shared machine's other load disturbs least.
 """
 
 from __future__ import annotations
@@ -26,10 +34,10 @@ import argparse
 import asyncio
 import json
 import multiprocessing
+import os
 import random
 import resource
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from kafka import KafkaAdminClient
 
 from ingest.core.embedded_broker import start_broker
 from ingest.core.envelope import encode, event_id
@@ -123,10 +132,13 @@ def _serve_receivers(n: int, dead: int, conn: Any) -> None:
     """The receivers' process: `n` aiohttp servers; answers the parent's "stop" with results."""
     arrivals: list[tuple[int, float, float]] = []  # (receiver, arrival time, latency s)
     peers: set[tuple[str, int]] = set()
+    ids: list[str] = []
 
     def handler(i: int) -> Any:
         async def handle(request: web.Request) -> web.Response:
             body = await request.json()
+            if i >= dead:  # a dead receiver's requests are retried by design
+                ids.append(request.headers.get("webhook-id", ""))
             if request.transport is not None:
                 peers.add(request.transport.get_extra_info("peername"))
             if i < dead:
@@ -149,8 +161,10 @@ def _serve_receivers(n: int, dead: int, conn: Any) -> None:
             await site.start()
             urls.append(f"http://127.0.0.1:{runner.addresses[0][1]}/hook")
         conn.send(urls)
-        await asyncio.to_thread(conn.recv)  # "stop"
-        conn.send({"arrivals": arrivals, "connections": len(peers)})
+        while await asyncio.to_thread(conn.recv) == "count":  # until "stop"
+            conn.send(len(arrivals))
+        conn.send({"arrivals": arrivals, "connections": len(peers),
+                   "duplicates": len(ids) - len(set(ids))})
 
     asyncio.run(main())
 
@@ -165,6 +179,10 @@ class Receivers:
         self._proc = ctx.Process(target=_serve_receivers, args=(n, dead, child), daemon=True)
         self._proc.start()
         self.urls: list[str] = self._conn.recv()
+
+    def count(self) -> int:
+        self._conn.send("count")
+        return int(self._conn.recv())
 
     def finish(self) -> dict[str, Any]:
         self._conn.send("stop")
@@ -198,17 +216,90 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _run_notify(overrides: dict[str, Any], start_on_go: bool, conn: Any) -> None:
+    """One notify process: the stage on the real `StreamRunner`; reports its CPU seconds
+    between the parent's "go" and "stop". The runner starts at once, or at "go"."""
+    configure_logging("info", "json")
+    settings = load_settings(None, **overrides)
+    stage = NotifyStage(settings)
+    runner = StreamRunner(settings, stage, install_signals=False)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    if not start_on_go:
+        thread.start()
+    conn.send("started")
+    conn.recv()  # "go"
+    cpu0 = _cpu_s()
+    if start_on_go:
+        thread.start()
+    conn.recv()  # "stop"
+    cpu = _cpu_s() - cpu0
+    runner.stop()
+    thread.join(60)
+    conn.send(cpu)
+
+
+class NotifyProcesses:
+    """`n` notify processes in one consumer group; `cpu()` sums their CPU since `go()`."""
+
+    def __init__(self, n: int, overrides: dict[str, Any], *, start_on_go: bool = False) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conns, self._procs = [], []
+        for _ in range(n):
+            parent, child = ctx.Pipe()
+            proc = ctx.Process(target=_run_notify, args=(overrides, start_on_go, child),
+                               daemon=True)
+            proc.start()
+            self._conns.append(parent)
+            self._procs.append(proc)
+        for conn in self._conns:
+            conn.recv()  # "started"
+
+    def go(self) -> None:
+        for conn in self._conns:
+            conn.send("go")
+
+    def stop(self) -> list[float]:
+        """Stop them all; return each one's CPU seconds since `go()`."""
+        for conn in self._conns:
+            conn.send("stop")
+        cpu = [float(conn.recv()) for conn in self._conns]
+        for proc in self._procs:
+            proc.join(30)
+        return cpu
+
+
+def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 90.0) -> None:
+    """Until the consumer group is stable with `members` members (all partitions assigned)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    # Tansu answers with authorized-operation bits kafka-python cannot name: keep them raw.
+    admin._process_acl_operations = lambda obj: obj
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            info = admin.describe_groups([group]).get(group) or {}
+            state = info.get("group_state") or info.get("state")
+            if state == "Stable" and len(info.get("members") or []) == members:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"group {group} not stable with {members} members: {info}")
+    finally:
+        admin.close()
+
+
 def bench_delivery(
     seconds: float, rate: float, dead: int, rng: random.Random, *,
-    province_share: float = 0.2, drain: float = 5.0,
+    province_share: float = 0.2, drain: float = 5.0, processes: int = 1,
 ) -> dict[str, Any]:
     broker = start_broker()
     tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     try:
-        settings = load_settings(None, data_dir=tmp, kafka={
-            "bootstrap_servers": broker.bootstrap_servers, "max_poll_records": 500},
-            notify={"stdout": False, "allow_private_targets": True,
-                    "request_timeout": "1s", "retry_base": "1s", "delivery_deadline": "60s"})
+        overrides: dict[str, Any] = {
+            "data_dir": tmp,
+            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "max_poll_records": 500},
+            "notify": {"stdout": False, "allow_private_targets": True, "request_timeout": "1s",
+                       "retry_base": "1s", "delivery_deadline": "60s"},
+        }
+        settings = load_settings(None, **overrides)
         ensure_topics(settings.kafka)
         rx = Receivers(20, dead)
         dead_ports = {int(u.rsplit(":", 1)[1].split("/")[0]) for u in rx.urls[:dead]}
@@ -218,11 +309,8 @@ def bench_delivery(
         for sub in subs:
             writer.put(SUBSCRIPTIONS, sub.subscription_id, sub, wait=False)
         writer.flush()
-        stage = NotifyStage(settings)
-        runner = StreamRunner(settings, stage, install_signals=False)
-        thread = threading.Thread(target=runner.run, daemon=True)
-        thread.start()
-        time.sleep(8)  # group join and subscriptions view
+        notify = NotifyProcesses(processes, overrides)
+        wait_for_group(broker.bootstrap_servers, f"news-ingest.{NotifyStage.name}", processes)
         n = int(seconds * rate)
         seed = rng.randrange(1 << 30)
         ctx = multiprocessing.get_context("spawn")
@@ -231,7 +319,7 @@ def bench_delivery(
                            args=(broker.bootstrap_servers, n, rate, seed, child), daemon=True)
         proc.start()
         parent.recv()  # the producer is connected
-        cpu0 = _cpu_s()
+        notify.go()
         parent.send("go")
         start, end = parent.recv()
         proc.join(30)
@@ -240,9 +328,8 @@ def bench_delivery(
             1 for i in range(n) for sub in index.match(make_alert(i, replay))
             if int(sub.target.rsplit(":", 1)[1].split("/")[0]) not in dead_ports)
         time.sleep(max(0.0, end + drain - time.time()))
-        cpu = _cpu_s() - cpu0
-        runner.stop()
-        thread.join(60)
+        cpus = notify.stop()
+        cpu = sum(cpus)
         got = rx.finish()
         healthy = [(at, lat) for r, at, lat in got["arrivals"] if r >= dead]
         in_window = sum(1 for at, _ in healthy if at <= end)
@@ -257,9 +344,67 @@ def bench_delivery(
             "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else None,
             "max_ms": lat[-1] * 1000 if lat else None,
             "receiver_connections": got["connections"],
-            # CPU of this process (notify stage, its threads, the alert producer) per delivery:
+            "duplicates": got["duplicates"],
+            "processes": processes,
+            # CPU of the notify processes per delivery (during the run and its drain):
             # a figure the other load on a shared machine does not change much
             "cpu_ms_per_delivery": cpu * 1000 / max(len(healthy), 1),
+            "cpu_s_per_process": cpus,
+        }
+    finally:
+        broker.stop()
+
+
+def bench_backlog(
+    alerts: int, rng: random.Random, *, province_share: float = 0.2, processes: int = 1,
+    timeout: float = 300.0,
+) -> dict[str, Any]:
+    """Capacity: `alerts` already on the topic, then the notify processes start; CPU and
+    wall time until every delivery has arrived (no latency: the alerts waited on purpose)."""
+    broker = start_broker()
+    tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
+    try:
+        overrides: dict[str, Any] = {
+            "data_dir": tmp,
+            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "max_poll_records": 500},
+            "notify": {"stdout": False, "allow_private_targets": True},
+        }
+        settings = load_settings(None, **overrides)
+        ensure_topics(settings.kafka)
+        rx = Receivers(20, 0)
+        writer = KeyedWriter(settings.kafka, "/bench")
+        subs = make_subs(1000, rx.urls, rng, province_share)
+        index = SubscriptionIndex(subs)
+        for sub in subs:
+            writer.put(SUBSCRIPTIONS, sub.subscription_id, sub, wait=False)
+        writer.flush()
+        seed = rng.randrange(1 << 30)
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_produce_alerts,
+                           args=(broker.bootstrap_servers, alerts, 1e9, seed, child), daemon=True)
+        proc.start()
+        parent.recv()
+        parent.send("go")
+        parent.recv()
+        proc.join(30)
+        replay = random.Random(seed)
+        expected = sum(len(index.match(make_alert(i, replay))) for i in range(alerts))
+        notify = NotifyProcesses(processes, overrides, start_on_go=True)
+        notify.go()
+        t0 = time.time()
+        while (got := rx.count()) < expected and time.time() - t0 < timeout:
+            time.sleep(0.2)
+        wall = time.time() - t0
+        cpus = notify.stop()
+        result = rx.finish()
+        cpu_ms = sum(cpus) * 1000 / max(got, 1)
+        return {
+            "alerts": alerts, "deliveries_expected": expected, "deliveries": got,
+            "duplicates": result["duplicates"], "processes": processes,
+            "wall_s": wall, "deliveries_per_s": got / wall,
+            "cpu_ms_per_delivery": cpu_ms, "cpu_s_per_process": cpus,
+            "deliveries_per_cpu_s": 1000 / cpu_ms,
         }
     finally:
         broker.stop()
@@ -272,23 +417,28 @@ def main() -> None:
     parser.add_argument("--province-share", type=float, default=0.2,
                         help="share of subscriptions that also filter on one province")
     parser.add_argument("--scenarios", default="latency,timeouts_10pct")
+    parser.add_argument("--backlog", type=int, default=0,
+                        help="also measure capacity: this many alerts queued before notify starts")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="notify processes sharing the alerts' consumer group")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--switch-interval", type=float, default=None,
-                        help="sys.setswitchinterval for this process (default: Python's 5 ms)")
     args = parser.parse_args()
-    if args.switch_interval:
-        sys.setswitchinterval(args.switch_interval)
     configure_logging("info", "json")
     rng = random.Random(7)
     results: dict[str, Any] = {
         "matching": bench_matching(rng, args.province_share),
         "seconds": args.seconds, "rate": args.rate, "province_share": args.province_share,
+        "processes": args.processes, "load_average": os.getloadavg(),
     }
     scenarios = args.scenarios.split(",")
     for name, dead in (("latency", 0), ("timeouts_10pct", 2)):
         if name in scenarios:
             results[name] = bench_delivery(args.seconds, args.rate, dead, rng,
-                                           province_share=args.province_share)
+                                           province_share=args.province_share,
+                                           processes=args.processes)
+    if args.backlog:
+        results["backlog"] = bench_backlog(args.backlog, rng, province_share=args.province_share,
+                                           processes=args.processes)
     m = results["matching"]
     print(f"{'measure':<44}{'value':>12}")
     print(f"{'match 1,000 subs, mean ms/alert':<44}{m['mean_ms']:>12.3f}")
@@ -306,6 +456,19 @@ def main() -> None:
               f"{r['cpu_ms_per_delivery']:>12.3f}")
         print(f"{name + ': delivered / expected':<44}"
               f"{r['deliveries_to_healthy']:>6}/{r['deliveries_expected_to_healthy']:<5}")
+        print(f"{name + ': duplicate deliveries':<44}{r['duplicates']:>12}")
+    if "backlog" in results:
+        b = results["backlog"]
+        print(f"{'backlog: deliveries / expected':<44}"
+              f"{b['deliveries']:>6}/{b['deliveries_expected']:<5}")
+        print(f"{'backlog: deliveries/s (wall clock)':<44}{b['deliveries_per_s']:>12.1f}")
+        print(f"{'backlog: CPU ms per delivery (notify)':<44}{b['cpu_ms_per_delivery']:>12.3f}")
+        print(f"{'backlog: deliveries per CPU second':<44}{b['deliveries_per_cpu_s']:>12.0f}")
+        print(f"{'backlog: duplicate deliveries':<44}{b['duplicates']:>12}")
+    print(f"{'notify processes':<44}{args.processes:>12}")
+    print(f"{'load average at the end (1, 5, 15 min)':<44}"
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg()):>16}")
+    results["load_average_end"] = os.getloadavg()
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
 

@@ -22,7 +22,9 @@ class AlertLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.delivered: set[str] = set()
         self._repair_and_load()
-        self._file = path.open("a", encoding="utf-8")
+        # One os.write per line on an O_APPEND descriptor: notify processes sharing the
+        # data folder append whole lines, never interleaved halves of a buffered one.
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._dirty = False
 
     def _repair_and_load(self) -> None:
@@ -45,7 +47,7 @@ class AlertLog:
         """
         if alert.alert_id in self.delivered:
             return False
-        self._file.write(alert.model_dump_json() + "\n")
+        os.write(self._fd, alert.model_dump_json().encode() + b"\n")
         self.delivered.add(alert.alert_id)
         self._dirty = True
         if sync:
@@ -55,10 +57,9 @@ class AlertLog:
     def sync(self) -> None:
         """Flush and fsync what `record` wrote since the last sync."""
         if self._dirty:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+            os.fsync(self._fd)
             self._dirty = False
 
     def close(self) -> None:
         self.sync()
-        self._file.close()
+        os.close(self._fd)

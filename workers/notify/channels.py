@@ -27,7 +27,7 @@ from ingest.core.http_client import is_public_address, retry_after_seconds
 from ingest.core.models import Subscription
 from ingest.core.settings import NotifySettings
 from workers.notify.ledger import Delivery
-from workers.notify.messages import chat_body, email_message, webhook_body
+from workers.notify.messages import chat_body, email_message, webhook_data_json, webhook_json
 from workers.notify.signing import signature_headers
 
 
@@ -91,16 +91,34 @@ class Senders:
         self.settings = settings
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
+        # id(items) -> (items, its `data` JSON): rows of one alert share their items tuple
+        # (see `ItemsCache`), so its ~13 webhooks encode the alert once. The tuple is kept
+        # alongside, so its id cannot be reused by another object while cached.
+        self._data: dict[int, tuple[object, str]] = {}
+
+    def _data_json(self, d: Delivery) -> str:
+        if d.kind == "digest":
+            return webhook_data_json(d)
+        known = self._data.get(id(d.items))
+        if known is None or known[0] is not d.items:
+            if len(self._data) >= 512:
+                del self._data[next(iter(self._data))]
+            known = self._data[id(d.items)] = (d.items, webhook_data_json(d))
+        return known[1]
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
             connector = aiohttp.TCPConnector(
                 resolver=_GuardedResolver(self.settings.allow_private_targets),
-                limit=self.settings.max_in_flight,
+                # Keep-alive connections, reused per receiver host; each subscription has
+                # at most one request in flight, so this bounds the connections too.
+                limit=self.settings.max_in_flight, limit_per_host=0, keepalive_timeout=30,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, headers={"User-Agent": self.user_agent},
                 cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,
+                # `_post` bounds each request with asyncio.timeout: no second timer here.
+                timeout=aiohttp.ClientTimeout(total=None),
             )
         return self._session
 
@@ -119,7 +137,7 @@ class Senders:
         if sub.channel == "chat":
             body = json.dumps(chat_body(d)).encode()
             return await self._post(sub.target, body, {})
-        body = json.dumps(webhook_body(d, now), ensure_ascii=False).encode()
+        body = webhook_json(d, now, self._data_json(d))
         headers = signature_headers(sub.secret or "", d.delivery_id, int(now.timestamp()), body)
         return await self._post(sub.target, body, headers)
 

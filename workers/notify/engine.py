@@ -129,8 +129,10 @@ class DeliveryEngine:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         ledger = Ledger(s.data_dir / s.notify.ledger_file)
-        # Our own records are already in our ledger: the view skips them by their source.
-        source = f"/news-ingest/notify/{self.owner}"
+        # Records of every process writing this ledger file (this one included) are in it
+        # already: the view skips them by their source's prefix, before decoding them.
+        shared = f"/news-ingest/notify/{ledger.ledger_id}/"
+        source = shared + self.owner
         # Nobody waits for these records, so they can share large batches.
         writer = KeyedWriter(s.kafka, source, linger_ms=50)
         policy = policy_of(s)
@@ -159,7 +161,7 @@ class DeliveryEngine:
             return applied
 
         view = KeyedView(s.kafka, DELIVERIES, DeliveryRecord, on_change=remote,
-                         skip_source=source)
+                         skip_source=shared)
         senders = Senders(s.notify)
         dispatcher = Dispatcher(
             ledger, self.subscription, senders, policy,

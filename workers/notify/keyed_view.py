@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from ingest.core.envelope import DecodeError, decode, encode, event_id
+from ingest.core.envelope import CONTENT_TYPE, DecodeError, Headers, decode, event_id
 from ingest.core.models import Payload
 from ingest.core.settings import KafkaSettings
 from ingest.core.topics import Topic
@@ -35,7 +36,8 @@ class KeyedView(Generic[P]):
         *,
         skip_source: str | None = None,
     ) -> None:
-        """`skip_source`: ignore records whose `ce_source` is this (a process's own writes)."""
+        """`skip_source`: ignore records whose `ce_source` starts with this (e.g. the writes
+        of the processes sharing one ledger file)."""
         self.topic = topic
         self._skip = skip_source.encode() if skip_source else None
         self.cls = cls
@@ -77,7 +79,10 @@ class KeyedView(Generic[P]):
             return
         key = raw_key.decode()
         item: P | None = None
-        if self._skip is not None and ("ce_source", self._skip) in headers:
+        if self._skip is not None and any(
+            name == "ce_source" and bool(raw) and raw.startswith(self._skip)
+            for name, raw in headers
+        ):
             return  # checked before decoding: the cheapest way past our own records
         if value is not None:
             try:
@@ -106,6 +111,26 @@ class KeyedView(Generic[P]):
             self._consumer.close()
 
 
+def binary_event(payload: Payload, key: str, source: str) -> tuple[Headers, bytes]:
+    """The CloudEvents binary-mode message `envelope.encode` makes, built directly.
+
+    Same `ce_*` headers and id (`event_id` of type, key and JSON value), value as
+    compact JSON: `envelope.decode` reads it back. At one record per delivery, the
+    SDK's event object and second serialisation were 5-7% of the notify process.
+    """
+    value = payload.model_dump_json()
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", event_id(payload.ce_type, key, value).encode()),
+        ("ce_source", source.encode()),
+        ("ce_type", payload.ce_type.encode()),
+        ("ce_time", now.encode()),
+        ("content-type", CONTENT_TYPE.encode()),
+    ]
+    return headers, value.encode()
+
+
 class KeyedWriter:
     """Writes values and tombstones to compacted topics, waiting for `acks=all`."""
 
@@ -123,10 +148,7 @@ class KeyedWriter:
         )
 
     def put(self, topic: Topic, key: str, payload: Payload, *, wait: bool = True) -> None:
-        headers, value = encode(
-            payload, source=self.source,
-            id=event_id(payload.ce_type, key, payload.model_dump_json()),
-        )
+        headers, value = binary_event(payload, key, self.source)
         future = self._producer.send(topic.name, key=key.encode(), value=value, headers=headers)
         if wait:
             future.get(timeout=30)

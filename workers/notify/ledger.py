@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from workers.notify.rows import Attempt, Delivery, Outcome
+from workers.notify.rows import Attempt, Delivery, ItemsCache, Outcome
 
 __all__ = ["Attempt", "Delivery", "Ledger", "Outcome", "apply_remote"]
 
@@ -45,6 +46,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt);
 CREATE INDEX IF NOT EXISTS deliveries_sub ON deliveries (subscription_id, alert_ids);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id TEXT NOT NULL,
     n INTEGER NOT NULL,
@@ -75,6 +77,15 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._items = ItemsCache()
+        # Names this file: processes sharing it know each other's outcomes without the topic.
+        # The first process to open the file picks the id; INSERT OR IGNORE keeps it.
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (uuid.uuid4().hex,)
+        )
+        self.ledger_id: str = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'ledger_id'"
+        ).fetchone()[0]
 
     def close(self) -> None:
         self._db.close()
@@ -163,7 +174,10 @@ class Ledger:
                 chosen,
             ).fetchall()
         order = {did: i for i, did in enumerate(chosen)}
-        return sorted((Delivery._from_row(r) for r in rows), key=lambda d: order[d.delivery_id])
+        return sorted(
+            (Delivery._from_row(r, self._items) for r in rows),
+            key=lambda d: order[d.delivery_id],
+        )
 
     def record_attempt(
         self, d: Delivery, now: float, *, ok: bool, status: int | None, error: str | None,

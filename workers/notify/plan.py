@@ -26,8 +26,9 @@ def alert_version(alert: Alert) -> str:
     return hashlib.sha256(f"{alert.kind}\n{urls}".encode()).hexdigest()[:16]
 
 
-def delivery_id(subscription_id: str, alert: Alert) -> str:
-    return event_id("delivery", subscription_id, alert.alert_id, alert_version(alert))
+def delivery_id(subscription_id: str, alert: Alert, version: str | None = None) -> str:
+    """`version`: `alert_version(alert)`, when the caller has it already."""
+    return event_id("delivery", subscription_id, alert.alert_id, version or alert_version(alert))
 
 
 def plan_deliveries(
@@ -47,6 +48,7 @@ def plan_deliveries(
     `already_told(subscription_id, alert_id)` answers from the ledger.
     """
     ts = now.timestamp()
+    version = alert_version(alert)
     payload = alert.model_dump(mode="json")
     # One items tuple per kind, shared by the rows, so the ledger encodes it once.
     items = {kind: ({"kind": kind, "alert": payload},) for kind in ("alert", "update")}
@@ -57,7 +59,7 @@ def plan_deliveries(
         held = hold_until(sub, now)
         rows.append(
             Delivery(
-                delivery_id=delivery_id(sub.subscription_id, alert),
+                delivery_id=delivery_id(sub.subscription_id, alert, version),
                 subscription_id=sub.subscription_id,
                 channel=sub.channel,
                 kind=kind,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from standardwebhooks.webhooks import Webhook
 
@@ -21,10 +22,15 @@ def new_secret() -> str:
     return PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
 
 
+@lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    return Webhook(secret)  # decodes the secret's key once per subscription, not per request
+
+
 def signature_headers(secret: str, message_id: str, timestamp: int, body: bytes) -> dict[str, str]:
     """The three headers of one signed webhook request."""
     signed_at = datetime.fromtimestamp(timestamp, UTC)
-    signature = Webhook(secret).sign(message_id, signed_at, body.decode("utf-8"))
+    signature = _signer(secret).sign(message_id, signed_at, body.decode("utf-8"))
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(timestamp),
