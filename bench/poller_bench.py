@@ -13,8 +13,14 @@ answer 304 to their ETag, 5 % get a new item every 2 s (their ETag changes),
 3 % answer after 2 s, 2 % answer 500. The poller (`PollerSource`, the real
 stage with the real embedded broker) is pinned to core 0. Measured over a
 steady-state window: polls per second, CPU seconds per poll (this process:
-poller loop, HTTP client, Kafka producer, SQLite), and the delay from an
-item's appearance in its feed to its record's timestamp on `news.items`.
+poller loop, HTTP client, Kafka producer, SQLite) and its inverse, polls per
+core-second (the machine is shared, so wall-clock rates understate it), and
+the delay from an item's appearance in its feed to its record's timestamp on
+`news.items`. The poller's interval is adaptive (a feed's interval stretches
+while it is unchanged, up to its observed item period), so each delay is also
+given minus the gap the poller had planned, at the previous poll of that feed,
+before polling it again (target: at most 1 s); and every poll's lateness
+against its plan (how much later than planned it started) is reported.
 Memory per feed is measured separately with tracemalloc: the poller's
 in-memory structures for 10,000 feeds (config, state, schedule entries).
 """
@@ -29,7 +35,6 @@ import multiprocessing
 import os
 import platform
 import resource
-import statistics
 import sys
 import tempfile
 import threading
@@ -49,6 +54,7 @@ from ingest.core.kafka_clients import ensure_topics
 from ingest.core.logs import configure_logging
 from ingest.core.settings import FeedConfig, HttpSettings, load_settings
 from ingest.poller.loop import PollLoop
+from ingest.poller.poll import PollResult
 from ingest.poller.schedule import PollSchedule
 from ingest.poller.stage import PollerSource
 from ingest.poller.state import FeedState
@@ -153,13 +159,46 @@ def memory_per_feed(interval: str) -> float:
     return asyncio.run(measure()) / FEEDS
 
 
-def item_delays(bootstrap: str, since: float, until: float) -> list[float]:
+class PollLog:
+    """Every delivered poll's timing, from the stage's observer hook (on the event loop)."""
+
+    def __init__(self) -> None:
+        self.planned: dict[str, tuple[float, float]] = {}
+        """feed → (when its next poll was planned, the gap planned at its last poll)"""
+        self.lateness: list[tuple[float, float]] = []
+        """(poll start, start minus planned) for every poll that had a plan"""
+        self.found: dict[str, tuple[float, float, float]] = {}
+        """new item URL → (poll start, gap planned at the previous poll, that poll's lateness)"""
+
+    def __call__(self, results: list[PollResult]) -> None:
+        for r in results:
+            done = r.polled_at.timestamp()
+            start = done - r.elapsed_ms / 1000.0
+            plan = self.planned.get(r.feed_url)
+            if plan is not None:
+                self.lateness.append((start, start - plan[0]))
+                for item in r.new_items:
+                    self.found[item.url] = (start, plan[1], start - plan[0])
+            nxt = r.next_poll.timestamp()
+            self.planned[r.feed_url] = (nxt, nxt - done)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))], 3)
+
+
+def item_delays(bootstrap: str, since: float, until: float) -> dict[str, tuple[float, float]]:
+    """news.items records of busy feeds' items that appeared in [since, until]:
+    URL → (appeared, record timestamp)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     tps = [TopicPartition("news.items", p)
            for p in sorted(consumer.partitions_for_topic("news.items") or ())]
     consumer.assign(tps)
     consumer.seek_to_beginning(*tps)
-    delays: list[float] = []
+    delays: dict[str, tuple[float, float]] = {}
     idle = time.monotonic()
     while time.monotonic() - idle < 3:
         for records in consumer.poll(timeout_ms=300, max_records=5000).values():
@@ -170,7 +209,7 @@ def item_delays(bootstrap: str, since: float, until: float) -> list[float]:
                     continue
                 appeared = float(url.rsplit("-", 1)[1])
                 if since <= appeared <= until:
-                    delays.append(r.timestamp / 1000.0 - appeared)
+                    delays[url] = (appeared, r.timestamp / 1000.0)
     consumer.close()
     return delays
 
@@ -203,6 +242,8 @@ def main() -> None:
     ensure_topics(settings.kafka)
     os.sched_setaffinity(0, {0})
     source = PollerSource(settings, install_signals=False)
+    polls_log = PollLog()
+    source.observers.append(polls_log)
     runner = threading.Thread(target=source.run, name="poller")
     runner.start()
 
@@ -222,7 +263,14 @@ def main() -> None:
     rss_kb = c1.ru_maxrss
     source.stop()
     runner.join(60)
-    delays = item_delays(settings.kafka.bootstrap_servers or "", w0, w1 - 5)
+    records = item_delays(settings.kafka.bootstrap_servers or "", w0, w1 - 5)
+    delays = [ts - appeared for appeared, ts in records.values()]
+    # Each item against the gap the poller had planned before the poll that found it.
+    matched = [(ts - appeared, polls_log.found[url])
+               for url, (appeared, ts) in records.items() if url in polls_log.found]
+    excess = [delay - gap for delay, (_, gap, _) in matched]
+    gaps = [gap for _, (_, gap, _) in matched]
+    late = [lag for start, lag in polls_log.lateness if w0 <= start <= w1]
     broker.stop()
     server.terminate()
     cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
@@ -232,16 +280,25 @@ def main() -> None:
         "warmup_s": round(warmup_s), "window_s": MEASURE_S,
         "polls_per_s": round(done / (w1 - w0), 1),
         "cpu_ms_per_poll": round(cpu / max(done, 1) * 1000, 3),
+        "polls_per_core_s": round(done / cpu) if cpu else None,
         "cpu_utilisation_core0": round(cpu / (w1 - w0), 2),
         "memory_bytes_per_feed": round(per_feed),
         "process_max_rss_mb": round(rss_kb / 1024),
         "item_delay_s": {
-            "n": len(delays),
-            "p50": round(statistics.median(delays), 3) if delays else None,
-            "p99": round(sorted(delays)[int(len(delays) * 0.99) - 1], 3) if delays else None,
+            "n": len(delays), "p50": pct(delays, 0.5), "p99": pct(delays, 0.99),
             "max": round(max(delays), 3) if delays else None,
         },
+        "planned_gap_s": {"n": len(gaps), "p50": pct(gaps, 0.5), "p99": pct(gaps, 0.99)},
+        "item_delay_minus_planned_gap_s": {
+            "n": len(excess), "p50": pct(excess, 0.5), "p99": pct(excess, 0.99),
+            "max": round(max(excess), 3) if excess else None,
+        },
+        "poll_lateness_s": {
+            "n": len(late), "p50": pct(late, 0.5), "p99": pct(late, 0.99),
+            "max": round(max(late), 3) if late else None,
+        },
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} vCPU",
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
     }
     print(f"{'metric':32} value")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 
 from ingest.core.models import Item
-from ingest.poller.urls import InvalidArticleUrl, canonical_url, item_id
+from ingest.poller.urls import InvalidArticleUrl, canonical_url, id_of_canonical
 
 FUTURE_TOLERANCE = timedelta(days=1)
 """Dates further ahead than this are a publisher's error, not a schedule: dropped."""
@@ -52,6 +52,9 @@ class ParsedFeed:
     """the parser's complaint about a body it could still read, if any"""
     update_period_s: float | None = None
     """the publisher's own polling hint (RSS `<ttl>`, `sy:updatePeriod`), in seconds"""
+    known_keys: tuple[str, ...] = ()
+    """`entry_key`s of entries recognised by their trusted GUID as already delivered
+    (see `split_known`): not built into items, and their links not checked"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +71,12 @@ class RawEntry:
 def entry_key(item: Item) -> str:
     """The identity the poller remembers: the trusted GUID if any, else the item id."""
     if item.guid:
-        return "guid:" + hashlib.sha256(item.guid.encode("utf-8")).hexdigest()[:32]
+        return guid_key(item.guid)
     return "url:" + item.item_id
+
+
+def guid_key(guid: str) -> str:
+    return "guid:" + hashlib.sha256(guid.encode("utf-8")).hexdigest()[:32]
 
 
 def trusted_guids(guids: Iterable[str], feed_url: str, site_url: object) -> set[str]:
@@ -80,6 +87,31 @@ def trusted_guids(guids: Iterable[str], feed_url: str, site_url: object) -> set[
         guid for guid, n in counts.items()
         if guid and n == 1 and len(guid) <= 1000 and guid not in own
     }
+
+
+def split_known(
+    guids: Sequence[str], *, feed_url: str, site_url: object, known: Collection[str]
+) -> tuple[list[int], tuple[str, ...]]:
+    """Which entries (by index) to build, and the keys of those already delivered.
+
+    An entry whose trusted GUID's key is in `known` needs no item: a changed feed
+    mostly repeats what was delivered before, and building an item (canonical
+    link, date, summary) for each of those was most of the cost of a parse.
+    A trusted GUID is unique in the body, so leaving those entries out changes
+    neither the trust nor the duplicates of the others.
+    """
+    if not known:
+        return list(range(len(guids))), ()
+    trusted = trusted_guids(guids, feed_url, site_url)
+    build: list[int] = []
+    seen: list[str] = []
+    for index, raw in enumerate(guids):
+        guid = raw.strip()
+        if guid in trusted and (key := guid_key(guid)) in known:
+            seen.append(key)
+        else:
+            build.append(index)
+    return build, tuple(seen)
 
 
 def collect(
@@ -127,7 +159,7 @@ def make_item(
     if published is not None and published > now + FUTURE_TOLERANCE:
         published = None
     return Item(
-        item_id=item_id(url), url=url, guid=guid if guid in trusted else None,
+        item_id=id_of_canonical(url), url=url, guid=guid if guid in trusted else None,
         feed_url=feed_url, feed_name=feed_name, title=entry.title, summary=summary,
         published=published, discovered_at=now,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +14,7 @@ from ingest.poller.entries import (
     collect,
     html_to_text,
     one_line,
+    split_known,
     squash,
 )
 
@@ -25,9 +27,11 @@ def looks_like_json(body: bytes) -> bool:
 
 
 def parse(
-    body: bytes, *, base: str, feed_url: str, feed_name: str | None, now: datetime
+    body: bytes, *, base: str, feed_url: str, feed_name: str | None, now: datetime,
+    known: Collection[str] = frozenset(),
 ) -> ParsedFeed:
-    """Items of a JSON Feed; `FeedParseError` for JSON that is not one."""
+    """Items of a JSON Feed; `FeedParseError` for JSON that is not one. See `collect`
+    for `known`."""
     try:
         doc = json.loads(body.removeprefix(b"\xef\xbb\xbf"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -41,14 +45,18 @@ def parse(
     title = squash(doc.get("title")) if isinstance(doc.get("title"), str) else None
     site = doc.get("home_page_url") if isinstance(doc.get("home_page_url"), str) else None
     raw = [_entry(e) for e in entries if isinstance(e, dict)]
+    build, known_keys = split_known(
+        [e.guid for e in raw], feed_url=feed_url, site_url=site, known=known
+    )
     items, skipped, duplicates = collect(
-        raw, base=base, feed_url=feed_url, feed_name=feed_name or title or feed_url,
-        site_url=site, now=now,
+        [raw[i] for i in build], base=base, feed_url=feed_url,
+        feed_name=feed_name or title or feed_url, site_url=site, now=now,
     )
     skipped += sum(1 for e in entries if not isinstance(e, dict))
     return ParsedFeed(
         title=title, site_url=site, version="json" + version.removeprefix(_VERSION_PREFIX),
         items=items, skipped=skipped, duplicates=duplicates, warning=None,
+        known_keys=known_keys,
     )
 
 

@@ -16,7 +16,6 @@ A 429/503 pauses the whole host: its other feeds wait until the pause ends.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import random
 import time
@@ -59,6 +58,8 @@ class PollLoop:
         self._rng = rng or random.Random()
         self.feeds: dict[str, FeedConfig] = {}
         self.states: dict[str, FeedState] = {}
+        self._targets: dict[str, tuple[str, URL | None]] = {}
+        """feed → its current URL and that URL parsed (parsing takes 15 microseconds)"""
         self._heap: list[tuple[float, str]] = []
         self._due: dict[str, float] = {}
         self._host_pause: dict[str, float] = {}
@@ -87,6 +88,7 @@ class PollLoop:
             for url in fresh:
                 state = loaded.get(url) or FeedState(url)
                 self.states[url] = state
+                self._target(url)
                 when = state.next_poll.timestamp() if state.next_poll else now
                 self._push(url, when)
             log.info("feeds_assigned", added=len(fresh), owned=len(self.feeds))
@@ -104,6 +106,7 @@ class PollLoop:
     def _drop(self, url: str) -> None:
         self.feeds.pop(url, None)
         self.states.pop(url, None)
+        self._targets.pop(url, None)
         self._due.pop(url, None)  # its heap entry becomes stale and is skipped
 
     def _push(self, url: str, when: float) -> None:
@@ -123,9 +126,11 @@ class PollLoop:
                     delivering.result()  # a failed delivery is a crash, not a retry
                 delivering = asyncio.create_task(self._deliver_batch())
             self._wake.clear()
-            timeout = self._next_wait()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+            # A timer that sets the event, not `wait_for`: this runs about once per poll,
+            # and `wait_for` makes a task and a timeout scope each time.
+            timer = asyncio.get_running_loop().call_later(self._next_wait(), self._wake.set)
+            await self._wake.wait()
+            timer.cancel()
         while self._in_flight or self._done:
             if delivering is not None:
                 await delivering
@@ -140,7 +145,9 @@ class PollLoop:
     def _next_wait(self) -> float:
         if self._done:
             return 0.02  # let results gather into a batch, then deliver
-        if not self._heap:
+        if not self._heap or self._running >= self._concurrency:
+            # Every slot busy: a finished poll wakes the loop. Waiting 0 for an overdue
+            # feed here spun the loop, burning CPU exactly when the poller was behind.
             return 0.5
         return min(max(self._heap[0][0] - time.time(), 0.0), 0.5)
 
@@ -150,19 +157,42 @@ class PollLoop:
             when, url = heapq.heappop(self._heap)
             if self._due.get(url) != when or url in self._in_flight:
                 continue  # stale entry: dropped or rescheduled since
-            host = URL(self.states[url].current_url).host or ""
-            paused = self._host_pause.get(host, 0.0)
-            if paused > now:
-                self._push(url, paused + self._rng.uniform(0, 1.0))
+            target = self._target(url)
+            if self._host_pause and self._paused(url, target, now):
                 continue
             del self._due[url]
             self._in_flight.add(url)
             self._running += 1
             task = asyncio.get_running_loop().create_task(
-                self._poll(self.feeds[url], self.states[url])
+                self._poll(self.feeds[url], self.states[url], target)
             )
             self._tasks.add(task)
             task.add_done_callback(self._finished)
+
+    def _target(self, url: str) -> URL | None:
+        """The feed's current URL, parsed once (None if it does not parse: the client
+        then refuses it with the reason)."""
+        current = self.states[url].current_url
+        known = self._targets.get(url)
+        if known is not None and known[0] == current:
+            return known[1]
+        try:
+            target: URL | None = URL(current)
+        except (ValueError, TypeError):
+            target = None
+        self._targets[url] = (current, target)
+        return target
+
+    def _paused(self, url: str, target: URL | None, now: float) -> bool:
+        """Whether `url`'s host is paused; if so the feed is put back for after the pause."""
+        host = (target.host if target is not None else None) or ""
+        paused = self._host_pause.get(host, 0.0)
+        if paused > now:
+            self._push(url, paused + self._rng.uniform(0, 1.0))
+            return True
+        if host in self._host_pause:
+            del self._host_pause[host]  # over: no host lookup per poll once none is paused
+        return False
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -170,11 +200,12 @@ class PollLoop:
             self._failure = task.exception()  # a bug in polling: crash the loop
             self._wake.set()
 
-    async def _poll(self, feed: FeedConfig, state: FeedState) -> None:
+    async def _poll(self, feed: FeedConfig, state: FeedState, target: URL | None) -> None:
         url = feed.url
         try:
             result = await poll_feed(
-                self.client, feed, state, schedule=self.schedule, known=self._known
+                self.client, feed, state, schedule=self.schedule, known=self._known,
+                target=target,
             )
         finally:
             self._running -= 1

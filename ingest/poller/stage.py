@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections import Counter
+from collections.abc import Callable, Collection
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
@@ -57,6 +58,8 @@ class PollerSource:
         self._seen_version = -1
         self._partitions = 0
         self.metrics = PollerMetrics(lambda: self._poll_loop.healths() if self._poll_loop else [])
+        self.observers: list[Callable[[list[PollResult]], None]] = []
+        """called with each delivered batch of polls, on the event loop (benchmarks, tools)"""
 
     def stop(self) -> None:
         self.shutdown.requested = True
@@ -154,12 +157,17 @@ class PollerSource:
             log.warning("feed_release_timed_out", feeds=len(urls), timeout_s=RELEASE_TIMEOUT_S)
 
     def _count(self, results: list[PollResult]) -> None:
+        # Summed per batch: each prometheus update takes a lock, and this runs per poll.
         m = self.metrics
+        outcomes = Counter(result.outcome for result in results)
+        for outcome, n in outcomes.items():
+            m.polls.labels(outcome).inc(n)
+        m.items.inc(sum(len(result.new_items) for result in results))
+        m.bytes.inc(sum(result.bytes for result in results))
         for result in results:
-            m.polls.labels(result.outcome).inc()
-            m.items.inc(len(result.new_items))
-            m.bytes.inc(result.bytes)
             m.latency.observe(result.elapsed_ms / 1000.0)
+        for observe in self.observers:
+            observe(results)
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
         poll_loop = self._poll_loop

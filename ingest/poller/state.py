@@ -18,6 +18,7 @@ never forgotten, however long the feed stays unchanged (304 or same hash).
 from __future__ import annotations
 
 import dataclasses
+import operator
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -146,10 +147,22 @@ def _state(feed_url: str, row: Sequence[Any], emitted: frozenset[str]) -> FeedSt
     return FeedState(feed_url=feed_url, emitted=emitted, **values)
 
 
+_ALL_COLUMNS = operator.attrgetter(*(name for name, _ in _COLUMNS))
+_DATETIMES = tuple(i for i, (_, kind) in enumerate(_COLUMNS) if kind == "datetime")
+_BOOLS = tuple(i for i, (_, kind) in enumerate(_COLUMNS) if kind == "bool")
+
+
 def _row(state: FeedState, *, bump_generation: bool) -> tuple[Any, ...]:
-    """The parameters of `_UPSERT` for a state."""
-    return (state.feed_url, int(bump_generation),
-            *(_to_db(kind, getattr(state, name)) for name, kind in _COLUMNS))
+    """The parameters of `_UPSERT` for a state (as `_to_db` on each column, but one
+    `attrgetter` call: this runs for every poll)."""
+    values = list(_ALL_COLUMNS(state))
+    for i in _DATETIMES:
+        if values[i] is not None:
+            values[i] = _us(values[i])
+    for i in _BOOLS:
+        if values[i] is not None:
+            values[i] = int(values[i])
+    return (state.feed_url, int(bump_generation), *values)
 
 
 class FeedStateStore:
