@@ -9,7 +9,6 @@ SDK's; this module adds the project's typing: a payload class per `ce_type`.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +19,6 @@ from cloudevents.core.v1.event import CloudEvent
 from pydantic import ValidationError
 
 from ingest.core.models import PAYLOADS, Alert, Payload, utc_now
-
 
 
 class _PayloadBytes(JSONFormat):
