@@ -6,12 +6,17 @@ and later publication times, each padded with place-rich background
 paragraphs. Places are tagged beforehand (that is the geotag stage's cost);
 the timed loop is `detect_incursions` + `AlertBook.decide` (SQLite, WAL,
 synchronous=FULL, on the temp folder's disk), measured as process CPU time
-and wall time. Writes `bench/results/alert_speed.json`.
+and wall time. The loop runs `--rounds` times (default 3), each with a fresh
+book; the best round and the median are reported, since on a shared machine
+other processes inflate even CPU time (shared caches and cores).
+Writes `bench/results/alert_speed.json`.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -21,7 +26,7 @@ from pathlib import Path
 from alert_campaign import BACKGROUND  # type: ignore[import-not-found]  # bench/ is not a package
 
 from ingest.core.logs import configure_logging
-from ingest.core.models import Article
+from ingest.core.models import Article, Place
 from ingest.core.settings import DEFAULT_ACTORS
 from ingest.replay import load_archive, to_message
 from workers.alert.book import AlertBook
@@ -56,12 +61,10 @@ def workload() -> list[Article]:
     return articles
 
 
-def main() -> int:
-    configure_logging("warning")
-    gazetteer = Gazetteer.load()
-    articles = workload()
-    tagged = [seats_for_capital_phrases(tag_places(a.text, gazetteer).places, gazetteer)
-              for a in articles]  # fmt: skip
+def timed_round(
+    articles: list[Article], tagged: list[list[Place]], gazetteer: Gazetteer
+) -> tuple[float, float, int, int]:
+    """(CPU seconds, wall seconds, incursions, messages) of one pass with a fresh book."""
     incursions = messages = 0
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -73,15 +76,34 @@ def main() -> int:
             incursions += len(found)
             messages += len(book.decide(article, found, article.article_id))
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    return cpu, wall, incursions, messages
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=3, help="timed passes (best and median)")
+    args = parser.parse_args()
+    configure_logging("warning")
+    gazetteer = Gazetteer.load()
+    articles = workload()
+    tagged = [seats_for_capital_phrases(tag_places(a.text, gazetteer).places, gazetteer)
+              for a in articles]  # fmt: skip
+    rounds = [timed_round(articles, tagged, gazetteer) for _ in range(max(1, args.rounds))]
+    _, _, incursions, messages = rounds[0]
+    cpu_best = min(r[0] for r in rounds)
+    cpu_median = statistics.median(r[0] for r in rounds)
+    wall_best = min(r[1] for r in rounds)
     size = sum(len(a.text) for a in articles) / len(articles)
-    rate_cpu, rate_wall = len(articles) / cpu, len(articles) / wall
+    rate_cpu, rate_wall = len(articles) / cpu_best, len(articles) / wall_best
+    rate_median = len(articles) / cpu_median
     print(
         f"{len(articles)} articles, mean {size / 1024:.1f} KB, {incursions} incursions, "
-        f"{messages} messages"
+        f"{messages} messages, {len(rounds)} rounds"
     )
     print(f"{'measure':<44} {'value':>8}  target")
-    print(f"{'articles/s per core (CPU time)':<44} {rate_cpu:>8.0f}  >= 500")
-    print(f"{'articles/s (wall, incl. fsync)':<44} {rate_wall:>8.0f}")
+    print(f"{'articles/s per core (CPU time, best round)':<44} {rate_cpu:>8.0f}  >= 500")
+    print(f"{'articles/s per core (CPU time, median)':<44} {rate_median:>8.0f}")
+    print(f"{'articles/s (wall, incl. fsync, best round)':<44} {rate_wall:>8.0f}")
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(
         json.dumps(
@@ -90,7 +112,9 @@ def main() -> int:
                 "mean_bytes": round(size),
                 "incursions": incursions,
                 "messages": messages,
+                "rounds": len(rounds),
                 "articles_per_cpu_second": round(rate_cpu),
+                "articles_per_cpu_second_median": round(rate_median),
                 "articles_per_wall_second": round(rate_wall),
             },
             indent=1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,6 +253,29 @@ def test_two_books_fed_the_same_articles_publish_the_same_ids(tmp_path: Path) ->
             return [(p.ce_type, p.event_id) for p in out]
 
     assert run("one.sqlite3") == run("two.sqlite3")
+
+
+def test_a_book_file_without_the_history_indexes_gains_them_and_carries_on(
+    tmp_path: Path,
+) -> None:
+    # A file written before the indexes on reports existed: the book adds them on open.
+    path = tmp_path / "alerts.sqlite3"
+    with AlertBook(path, {KUNDUZ.place_id: KUNDUZ}.get, clock=Clock()) as b:
+        first = report(b, "a1", T0, "entered")
+    db = sqlite3.connect(path)
+    db.execute("DROP INDEX reports_by_development")
+    db.execute("DROP INDEX reports_by_time")
+    db.commit()
+    db.close()
+    with AlertBook(path, {KUNDUZ.place_id: KUNDUZ}.get, clock=Clock()) as b:
+        update = report(b, "a2", T0 + DAY, "entered", source="B")
+    assert summary(update) == [(UPDATED, "entered")]
+    assert update[0].alert.alert_id == first[0].alert.alert_id
+    assert update[0].alert.sources == 2
+    db = sqlite3.connect(path)
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    db.close()
+    assert {"reports_by_development", "reports_by_time"} <= indexes
 
 
 # --- the seed-like page ----------------------------------------------------------------

@@ -338,8 +338,11 @@ class Cue:
     text: str
 
 
-def _lexicon() -> dict[str, list[tuple[str, re.Pattern[str] | None]]]:
-    table: dict[str, list[tuple[str, re.Pattern[str] | None]]] = {}
+Form = tuple[str, re.Pattern[str] | None]
+
+
+def _lexicon() -> dict[str, list[Form]]:
+    table: dict[str, list[Form]] = {}
     for verb, words, rest in _LEXICON:
         follow = re.compile(rf"(?:{rest})\b", re.IGNORECASE) if rest else None
         for word in words.split():
@@ -347,7 +350,20 @@ def _lexicon() -> dict[str, list[tuple[str, re.Pattern[str] | None]]]:
     return table
 
 
+def _any_follow(table: dict[str, list[Form]]) -> dict[str, re.Pattern[str]]:
+    """For a word whose every form needs words after it ("were" has a dozen),
+    one pattern that matches where any of them does: most occurrences ("were
+    killed") then fail in one regex call instead of one per form."""
+    combined: dict[str, re.Pattern[str]] = {}
+    for word, forms in table.items():
+        follows = [follow.pattern for _, follow in forms if follow is not None]
+        if len(follows) > 1 and len(follows) == len(forms):
+            combined[word] = re.compile("|".join(follows), re.IGNORECASE)
+    return combined
+
+
 _BY_FIRST_WORD = _lexicon()
+_ANY_FOLLOW = _any_follow(_BY_FIRST_WORD)
 _WORD = re.compile(r"[A-Za-z]+")
 
 
@@ -357,8 +373,12 @@ def find_cues(text: str, start: int, end: int) -> Iterator[Cue]:
     for word in _WORD.finditer(text, start, end):
         if word.start() < resume:
             continue
-        forms = _BY_FIRST_WORD.get(word.group().lower())
+        lower = word.group().lower()
+        forms = _BY_FIRST_WORD.get(lower)
         if forms is None:
+            continue
+        screen = _ANY_FOLLOW.get(lower)
+        if screen is not None and screen.match(text, word.end(), end) is None:
             continue
         for verb, follow in forms:
             if follow is None:

@@ -22,7 +22,7 @@ KIND_RANK: dict[AlertKind, int] = {"threatened": 1, "entered": 2, "captured": 3}
 # Within one sentence a reset wins: "attacked Kunduz but was repelled" ends quiet.
 SENTENCE_PRIORITY: dict[EventKind, int] = {
     "threatened": 1, "entered": 2, "captured": 3, "repelled": 4, "retaken": 5,
-}
+}  # fmt: skip
 
 PartClass = Literal["whole", "edge", "fringe", "inside", "around", "seat"]
 
