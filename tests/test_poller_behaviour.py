@@ -376,3 +376,40 @@ def test_an_unchanged_body_is_not_parsed_again() -> None:
         assert second.outcome == "unchanged"
 
     run(scenario())
+
+
+def test_stopping_abandons_a_poll_still_dripping_after_the_stop_wait_and_records_nothing() -> None:
+    released = asyncio.Event()
+    started = asyncio.Event()
+
+    async def drip(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+        await response.prepare(request)
+        started.set()
+        for byte in rss("a"):
+            if released.is_set():
+                break
+            await response.write(bytes([byte]))
+            await asyncio.sleep(1.0)
+        return response
+
+    async def scenario() -> None:
+        delivered: list[PollResult] = []
+        async with serving({"/drip": drip}) as (server, client):
+            url = str(server.make_url("/drip"))
+            loop = PollLoop(
+                client, SCHEDULE, deliver=delivered.extend, load_states=lambda urls: {},
+                known=lambda url: (frozenset(), frozenset()), concurrency=4, stop_wait_s=0.5,
+            )
+            loop.assign({url: FeedConfig(url=url, interval=INTERVAL)})
+            stop = asyncio.Event()
+            task = asyncio.create_task(loop.run(stop.is_set))
+            await started.wait()
+            stop.set()
+            # Without the stop wait, the loop would wait for the client's 60 s total timeout.
+            await asyncio.wait_for(task, timeout=20)
+            released.set()
+        assert delivered == []  # abandoned, not recorded: polled again at the next start
+        assert loop.states[url].polls == 0
+
+    run(scenario())

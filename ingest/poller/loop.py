@@ -46,9 +46,13 @@ class PollLoop:
         self, client: HttpClient, schedule: PollSchedule, *, deliver: Deliver,
         load_states: LoadStates, known: Callable[[str], Known], concurrency: int,
         on_delivered: Callable[[list[PollResult]], None] | None = None,
-        rng: random.Random | None = None,
+        rng: random.Random | None = None, stop_wait_s: float = 5.0,
     ) -> None:
         self.client, self.schedule = client, schedule
+        # At stop, how long polls in flight may finish; a slower one (a dripping
+        # server) is abandoned unrecorded, so it is simply polled again at the next
+        # start, instead of holding the stop for up to the HTTP total timeout.
+        self._stop_wait_s = stop_wait_s
         self._deliver, self._load, self._known = deliver, load_states, known
         self._on_delivered = on_delivered
         self._concurrency = concurrency
@@ -114,7 +118,8 @@ class PollLoop:
         heapq.heappush(self._heap, (when, url))
 
     async def run(self, stopping: Callable[[], bool]) -> None:
-        """Poll until `stopping()`; then finish the polls in flight and deliver them."""
+        """Poll until `stopping()`; then let the polls in flight finish (for at most
+        `stop_wait_s`, abandoning the rest) and deliver them."""
         delivering: asyncio.Task[None] | None = None
         while not stopping():
             if self._failure is not None:
@@ -131,7 +136,15 @@ class PollLoop:
             timer = asyncio.get_running_loop().call_later(self._next_wait(), self._wake.set)
             await self._wake.wait()
             timer.cancel()
+        abandon_at = time.monotonic() + self._stop_wait_s
         while self._in_flight or self._done:
+            if self._tasks and time.monotonic() >= abandon_at:
+                log.info("polls_abandoned_at_stop", feeds=len(self._tasks),
+                         waited_s=self._stop_wait_s)
+                running = list(self._tasks)
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
             if delivering is not None:
                 await delivering
                 delivering = None
@@ -207,6 +220,9 @@ class PollLoop:
                 self.client, feed, state, schedule=self.schedule, known=self._known,
                 target=target,
             )
+        except asyncio.CancelledError:
+            self._in_flight.discard(url)  # abandoned at stop: nothing to record
+            raise
         finally:
             self._running -= 1
         if result.host_pause_s:
