@@ -24,6 +24,7 @@ from tests import test_notify_receivers
 from tests.kafka_helpers import produce
 from tests.test_notify_receivers import KUNDUZ, MAIMANA, Receiver, make_alert, make_sub, plan
 from tests.test_notify_stage import wait_for, worker
+from workers.notify.alert_log import AlertLog
 from workers.notify.keyed_view import KeyedWriter, binary_event
 from workers.notify.ledger import Ledger
 from workers.notify.messages import webhook_body, webhook_data_json, webhook_json
@@ -133,3 +134,32 @@ def test_a_ledger_file_keeps_one_id_that_another_file_does_not_share(tmp_path: P
     other = Ledger(tmp_path / "b.sqlite3")
     assert first.ledger_id == again.ledger_id
     assert other.ledger_id != first.ledger_id
+
+
+def test_two_alert_logs_on_one_file_write_each_alert_once(tmp_path: Path) -> None:
+    """Two notify processes sharing a data folder: the one replayed an alert at a
+    rebalance must not write it a second time."""
+    path = tmp_path / "alerts.jsonl"
+    first, second = AlertLog(path), AlertLog(path)
+    kunduz, maimana = make_alert(KUNDUZ), make_alert(MAIMANA, alert_id="alert-maimana-entered")
+    assert first.record(kunduz)
+    assert not second.record(kunduz)  # written by the other since `second` opened
+    assert second.record(maimana)
+    assert not first.record(maimana)
+    first.close()
+    second.close()
+    ids = [json.loads(line)["alert_id"] for line in path.read_text().splitlines()]
+    assert ids == ["alert-kunduz-entered", "alert-maimana-entered"]
+
+
+def test_a_line_cut_short_by_a_crashed_writer_is_dropped_before_the_next_append(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "alerts.jsonl"
+    survivor = AlertLog(path)
+    with path.open("ab") as crashed:  # a writer died half-way through its line
+        crashed.write(make_alert(KUNDUZ).model_dump_json().encode()[:40])
+    assert survivor.record(make_alert(KUNDUZ))
+    survivor.close()
+    lines = path.read_text().splitlines()
+    assert [json.loads(line)["alert_id"] for line in lines] == ["alert-kunduz-entered"]

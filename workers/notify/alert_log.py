@@ -2,11 +2,15 @@
 
 Opening the file reads the ids already written, so a replay after a crash or
 restart delivers nothing twice; a line cut short by a crash is dropped (and
-delivered again, whole) rather than left half-written.
+delivered again, whole) rather than left half-written. Several notify
+processes may share the file (one data folder): each append happens under an
+exclusive lock after reading what the others appended since, so an alert
+replayed to a second process at a rebalance is not written twice.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -21,23 +25,33 @@ class AlertLog:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.delivered: set[str] = set()
-        self._repair_and_load()
+        self._read_to = 0  # the file is read up to here (always a line boundary)
         # One os.write per line on an O_APPEND descriptor: notify processes sharing the
         # data folder append whole lines, never interleaved halves of a buffered one.
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._dirty = False
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            self._catch_up()  # everything so far; drops a line cut short by a crash
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
 
-    def _repair_and_load(self) -> None:
-        if not self.path.exists():
-            return
-        data = self.path.read_bytes()
-        complete = data[: data.rfind(b"\n") + 1]
-        if len(complete) != len(data):
-            with self.path.open("r+b") as f:  # drop a line cut short by a crash
-                f.truncate(len(complete))
-        for line in complete.splitlines():
+    def _remember(self, lines: bytes) -> None:
+        self._read_to += len(lines)
+        for line in lines.splitlines():
             if line.strip():
                 self.delivered.add(json.loads(line)["alert_id"])
+
+    def _catch_up(self) -> None:
+        """Read what was appended since the last look; called with the lock held."""
+        with self.path.open("rb") as f:
+            f.seek(self._read_to)
+            data = f.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        if len(complete) != len(data):
+            # Every writer holds the lock, so a partial last line is a crashed writer's.
+            os.ftruncate(self._fd, self._read_to + len(complete))
+        self._remember(complete)
 
     def record(self, alert: Alert, *, sync: bool = True) -> bool:
         """Append the alert unless it is already there; True when it was new.
@@ -47,7 +61,16 @@ class AlertLog:
         """
         if alert.alert_id in self.delivered:
             return False
-        os.write(self._fd, alert.model_dump_json().encode() + b"\n")
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            self._catch_up()
+            if alert.alert_id in self.delivered:
+                return False  # another process wrote it since we last looked
+            line = alert.model_dump_json().encode() + b"\n"
+            os.write(self._fd, line)
+            self._read_to += len(line)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self.delivered.add(alert.alert_id)
         self._dirty = True
         if sync:
