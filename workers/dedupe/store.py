@@ -14,10 +14,10 @@ failed batch leaves the file as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,7 @@ from workers.dedupe.sketch import U32
 log = structlog.get_logger()
 
 I64 = npt.NDArray[np.int64]
+_Row = TypeVar("_Row")
 SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS first_seen (
@@ -200,37 +201,46 @@ class IndexFile:
 
     def sketches(self, slots: Iterable[int], cutoff: float) -> list[Stored]:
         """The stored first copies in `slots` seen at or after `cutoff`, by slot."""
-        found: list[Stored] = []
-        wanted: list[int] = []
-        for slot in sorted(slots):
-            new = self._new_sketches.get(slot)
-            if new is None:
-                wanted.append(slot)
-            elif new[0].seen_at >= cutoff:
-                found.append(new[0])
-        for chunk in _chunks(wanted):
-            sql = _in("SELECT slot, article_id, story_id, seen_at, shingles, signature, terms"
-                      " FROM sketch WHERE slot IN ({}) AND seen_at >= ?", chunk)
-            found.extend(_stored(row) for row in self._db.execute(sql, (*chunk, cutoff)))
-        return sorted(found, key=lambda stored: stored.slot) if wanted and found else found
+        return self._first_copies(
+            slots, cutoff, "slot, article_id, story_id, seen_at, shingles, signature, terms",
+            from_batch=lambda stored: stored, from_row=_stored,
+        )
 
     def stories(self, slots: Iterable[int], cutoff: float) -> list[tuple[int, str, I64]]:
         """(slot, story id, terms) of the stored first copies in `slots` seen at or after
         `cutoff`, by slot: `sketches` without what story matching does not read."""
-        found: list[tuple[int, str, I64]] = []
+        return self._first_copies(
+            slots, cutoff, "slot, story_id, terms",
+            from_batch=lambda stored: (stored.slot, stored.story_id, stored.terms),
+            from_row=lambda row: (row[0], row[1], np.frombuffer(row[2], dtype="<i8")),
+        )
+
+    def _first_copies(
+        self, slots: Iterable[int], cutoff: float, columns: str,
+        from_batch: Callable[[Stored], _Row], from_row: Callable[[tuple[Any, ...]], _Row],
+    ) -> list[_Row]:
+        """First copies in `slots` seen at or after `cutoff`, by slot: this batch's own
+        (not written yet) from memory, the others from the file (`columns` start with
+        the slot)."""
+        found: list[tuple[int, _Row]] = []
         wanted: list[int] = []
         for slot in sorted(slots):
             new = self._new_sketches.get(slot)
             if new is None:
                 wanted.append(slot)
             elif new[0].seen_at >= cutoff:
-                found.append((slot, new[0].story_id, new[0].terms))
+                found.append((slot, from_batch(new[0])))
+        read = False
         for chunk in _chunks(wanted):
-            sql = _in("SELECT slot, story_id, terms FROM sketch"
-                      " WHERE slot IN ({}) AND seen_at >= ?", chunk)
-            found.extend((slot, story_id, np.frombuffer(terms, dtype="<i8"))
-                         for slot, story_id, terms in self._db.execute(sql, (*chunk, cutoff)))
-        return sorted(found) if wanted and found else found
+            # `columns` is one of this module's two constant lists, never input.
+            query = f"SELECT {columns} FROM sketch WHERE slot IN ({{}}) AND seen_at >= ?"  # noqa: S608
+            sql = _in(query, chunk)
+            for row in self._db.execute(sql, (*chunk, cutoff)):
+                found.append((row[0], from_row(row)))
+                read = True
+        if read:
+            found.sort(key=lambda pair: pair[0])
+        return [row for _, row in found]
 
     def record_verdict(self, article_id: str, verdict: Recorded) -> None:
         self._new_verdicts[article_id] = verdict
