@@ -97,14 +97,15 @@ def run(
 ) -> None:
     """Run every stage, one supervised process each (embedded broker if none configured)."""
     settings = _settings(config, process="run")
-    names = stage_names() if not stages else [s.strip() for s in stages.split(",")]
-    unknown = set(names) - set(stage_names())
+    known = stage_names()  # one scan of the entry points
+    names = known if not stages else [s.strip() for s in stages.split(",")]
+    unknown = set(names) - set(known)
     if unknown:
-        _fail(f"unknown stage(s): {', '.join(sorted(unknown))}; known: {', '.join(stage_names())}")
+        _fail(f"unknown stage(s): {', '.join(sorted(unknown))}; known: {', '.join(known)}")
     for name, count in settings.supervisor.processes.items():
-        if name not in stage_names():
+        if name not in known:
             _fail(f"[supervisor] processes names an unknown stage {name!r}; "
-                  f"known: {', '.join(stage_names())}")
+                  f"known: {', '.join(known)}")
         if count > 1 and name in SINGLE_PROCESS_STAGES:
             _fail(f"[supervisor] processes: {name} keeps state over all partitions and runs "
                   f"as one process; remove {name} = {count}")
