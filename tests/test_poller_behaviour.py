@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
 import random
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -413,3 +414,25 @@ def test_stopping_abandons_a_poll_still_dripping_after_the_stop_wait_and_records
         assert loop.states[url].polls == 0
 
     run(scenario())
+
+
+def _open_state_store(data_dir: Path, start: Any) -> None:
+    start.wait(10)
+    FeedStateStore(data_dir).close()
+
+
+def test_poller_processes_creating_one_state_file_at_the_same_moment_all_start(
+    tmp_path: Path,
+) -> None:
+    """Several pollers started together on a fresh data folder each open the shared file."""
+    context = multiprocessing.get_context("fork")
+    for round_ in range(5):
+        data_dir = tmp_path / f"round-{round_}"
+        start = context.Barrier(6)
+        workers = [context.Process(target=_open_state_store, args=(data_dir, start))
+                   for _ in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert [w.exitcode for w in workers] == [0] * 6

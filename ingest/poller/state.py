@@ -179,11 +179,19 @@ class FeedStateStore:
         # power loss may drop the last few, which only re-emits (at-least-once).
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        have = {r[1] for r in self._db.execute("PRAGMA table_info(feeds)")}
-        for name, kind in _COLUMNS:
-            if name not in have:  # older files gain the columns added since
-                self._db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {_TYPES[kind]}")
+        # Poller processes sharing a data folder start together: the schema check and
+        # its additions run in one write transaction, so a second process sees the
+        # columns the first one added instead of adding them again.
+        self._db.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
+        try:
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(feeds)")}
+            for name, kind in _COLUMNS:
+                if name not in have:  # older files gain the columns added since
+                    self._db.execute(f"ALTER TABLE feeds ADD COLUMN {name} {_TYPES[kind]}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
         # The poll loop reads emitted entries while the delivery thread writes a batch:
         # a second connection reads the last committed state (WAL) without waiting for
         # that transaction. Committed is what it needs: a feed is never polled again
