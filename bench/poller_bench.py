@@ -54,7 +54,7 @@ from ingest.core.kafka_clients import ensure_topics
 from ingest.core.logs import configure_logging
 from ingest.core.settings import FeedConfig, HttpSettings, load_settings
 from ingest.poller.loop import PollLoop
-from ingest.poller.poll import PollResult
+from ingest.poller.poll import NOTHING_DELIVERED, PollResult
 from ingest.poller.schedule import PollSchedule
 from ingest.poller.stage import PollerSource
 from ingest.poller.state import FeedState
@@ -141,7 +141,7 @@ def memory_per_feed(interval: str) -> float:
         client = HttpClient(HttpSettings(allow_private_networks=True))
         loop = PollLoop(client, PollSchedule(), deliver=lambda r: None,
                         load_states=lambda urls: {u: stored[u] for u in urls},
-                        known=lambda u: (frozenset(), frozenset()), concurrency=1)
+                        known=NOTHING_DELIVERED, concurrency=1)
         tracemalloc.start()
         before = tracemalloc.take_snapshot()
         # Created inside the window: a running poller holds exactly these per feed.

@@ -410,6 +410,23 @@ def test_entries_of_a_feed_that_stays_unchanged_are_never_forgotten(tmp_path: Pa
         assert store.load(FEED_URL).emitted == {entry_key(a)}
 
 
+def test_a_body_is_checked_against_the_history_for_its_own_entries_only(tmp_path: Path) -> None:
+    """Lookups by key and by item id answer for the asked entries of this feed, in
+    batches larger than one query takes."""
+    history = [item(f"old-{n}") for n in range(1_200)]
+    other_feed = item("elsewhere").model_copy(update={"feed_url": "https://other.example/f"})
+    with FeedStateStore(tmp_path) as store:
+        store.mark_emitted(FEED_URL, history, T0)
+        store.mark_emitted(other_feed.feed_url, [other_feed], T0)
+        fresh = [item(f"new-{n}") for n in range(500)]
+        asked = [*history[100:700], *fresh, other_feed]  # 1,101 asked, 600 delivered here
+        delivered = store.keys_among(FEED_URL, [entry_key(i) for i in asked])
+        assert delivered == {entry_key(i) for i in history[100:700]}
+        by_id = store.ids_among(FEED_URL, [i.item_id for i in asked])
+        assert by_id == {i.item_id for i in history[100:700]}
+        assert store.keys_among(FEED_URL, []) == frozenset()
+
+
 def test_mark_emitted_records_delivered_items(tmp_path: Path) -> None:
     a = item("a")
     with FeedStateStore(tmp_path) as store:

@@ -21,7 +21,7 @@ from ingest.core.http_client import HttpClient
 from ingest.core.settings import FeedConfig, HttpSettings
 from ingest.poller.feeds import PARSE_STATS, parse_feed
 from ingest.poller.loop import PollLoop
-from ingest.poller.poll import PollResult, poll_feed
+from ingest.poller.poll import NOTHING_DELIVERED, PollResult, poll_feed
 from ingest.poller.schedule import PollSchedule
 from ingest.poller.state import FeedState, FeedStateStore
 
@@ -209,11 +209,11 @@ def test_old_items_republished_under_new_guids_are_not_emitted_again(tmp_path: P
             feed = FeedConfig(url=url, interval=INTERVAL)
             with FeedStateStore(tmp_path) as store:
                 first = await poll_feed(client, feed, FeedState(url), schedule=SCHEDULE,
-                                        known=store.known_entries)
+                                        known=store)
                 store.commit_poll(first)
                 body["now"] = body["now"].replace(b"<guid>g-", b"<guid>new-guid-")
                 second = await poll_feed(client, feed, store.load(url), schedule=SCHEDULE,
-                                         known=store.known_entries)
+                                         known=store)
         assert len(first.new_items) == 2
         assert second.new_items == ()
         assert len(second.adopted) == 2
@@ -341,7 +341,7 @@ def test_retry_after_pauses_the_whole_host_for_every_feed_on_it() -> None:
             other = calm.replace("127.0.0.1", "localhost")
             loop = PollLoop(
                 client, SCHEDULE, deliver=delivered.extend, load_states=lambda urls: {},
-                known=lambda url: (frozenset(), frozenset()), concurrency=1,
+                known=NOTHING_DELIVERED, concurrency=1,
             )
             # The busy feed goes first (concurrency 1, due earliest); the others are due later.
             loop.assign({busy: FeedConfig(url=busy, interval=INTERVAL)})
@@ -400,7 +400,7 @@ def test_stopping_abandons_a_poll_still_dripping_after_the_stop_wait_and_records
             url = str(server.make_url("/drip"))
             loop = PollLoop(
                 client, SCHEDULE, deliver=delivered.extend, load_states=lambda urls: {},
-                known=lambda url: (frozenset(), frozenset()), concurrency=4, stop_wait_s=0.5,
+                known=NOTHING_DELIVERED, concurrency=4, stop_wait_s=0.5,
             )
             loop.assign({url: FeedConfig(url=url, interval=INTERVAL)})
             stop = asyncio.Event()

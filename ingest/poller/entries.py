@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
@@ -89,25 +89,36 @@ def trusted_guids(guids: Iterable[str], feed_url: str, site_url: object) -> set[
     }
 
 
+KnownKeys = Callable[[Collection[str]], Collection[str]]
+"""Given entry keys of one body, those already delivered: asked about the body's
+entries, so a parse never reads a feed's whole delivery history."""
+
+
+def nothing_known(keys: Collection[str]) -> Collection[str]:
+    return ()
+
+
 def split_known(
-    guids: Sequence[str], *, feed_url: str, site_url: object, known: Collection[str]
+    guids: Sequence[str], *, feed_url: str, site_url: object, known: KnownKeys
 ) -> tuple[list[int], tuple[str, ...]]:
     """Which entries (by index) to build, and the keys of those already delivered.
 
-    An entry whose trusted GUID's key is in `known` needs no item: a changed feed
+    An entry whose trusted GUID's key is `known` needs no item: a changed feed
     mostly repeats what was delivered before, and building an item (canonical
     link, date, summary) for each of those was most of the cost of a parse.
     A trusted GUID is unique in the body, so leaving those entries out changes
     neither the trust nor the duplicates of the others.
     """
-    if not known:
-        return list(range(len(guids))), ()
     trusted = trusted_guids(guids, feed_url, site_url)
+    keys = {i: guid_key(guid) for i, raw in enumerate(guids) if (guid := raw.strip()) in trusted}
+    delivered = set(known(keys.values())) if keys else set()
+    if not delivered:
+        return list(range(len(guids))), ()
     build: list[int] = []
     seen: list[str] = []
-    for index, raw in enumerate(guids):
-        guid = raw.strip()
-        if guid in trusted and (key := guid_key(guid)) in known:
+    for index in range(len(guids)):
+        key = keys.get(index)
+        if key is not None and key in delivered:
             seen.append(key)
         else:
             build.append(index)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import calendar
 import io
 import re
-from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +25,13 @@ from ingest.core.models import utc_now
 from ingest.poller import fastread, jsonfeed, sitemaps
 from ingest.poller.entries import (
     FeedParseError,
+    KnownKeys,
     ParsedFeed,
     RawEntry,
     collect,
     entry_key,
     html_to_text,
+    nothing_known,
     one_line,
     split_known,
     squash,
@@ -58,14 +59,14 @@ PARSE_STATS = ParseStats()
 def parse_feed(
     body: bytes, *, feed_url: str, feed_name: str | None = None, base_url: str | None = None,
     content_type: str | None = None, now: datetime | None = None,
-    known: Collection[str] = frozenset(),
+    known: KnownKeys = nothing_known,
 ) -> ParsedFeed:
     """Parse a feed body into items; raise `FeedParseError` if it is not a feed.
 
     Relative links resolve against `base_url` (the URL the body came from,
     after redirects), else `feed_url`. `feed_name` defaults to the feed's title.
-    Entries whose trusted GUID's `entry_key` is in `known` are not built into
-    items, only listed in `known_keys` (see `ingest.poller.entries.collect`).
+    Entries whose trusted GUID's `entry_key` `known` says was delivered are not
+    built into items, only listed in `known_keys` (see `ingest.poller.entries.collect`).
     """
     if not body.strip():
         raise FeedParseError("empty body")
@@ -85,7 +86,7 @@ def parse_feed(
 
 def _parse_syndication(
     body: bytes, base: str, feed_url: str, feed_name: str | None, *, content_type: str | None,
-    now: datetime, known: Collection[str],
+    now: datetime, known: KnownKeys,
 ) -> ParsedFeed:
     fast = fastread.read(body, base, content_type)
     parsed = fast.parsed if fast else _read_reference(body, base, content_type)

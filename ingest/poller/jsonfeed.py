@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from ingest.poller.entries import (
     FeedParseError,
+    KnownKeys,
     ParsedFeed,
     RawEntry,
     collect,
     html_to_text,
+    nothing_known,
     one_line,
     split_known,
     squash,
@@ -28,7 +29,7 @@ def looks_like_json(body: bytes) -> bool:
 
 def parse(
     body: bytes, *, base: str, feed_url: str, feed_name: str | None, now: datetime,
-    known: Collection[str] = frozenset(),
+    known: KnownKeys = nothing_known,
 ) -> ParsedFeed:
     """Items of a JSON Feed; `FeedParseError` for JSON that is not one. See `collect`
     for `known`."""

@@ -28,7 +28,7 @@ from yarl import URL
 from ingest.core.http_client import HttpClient
 from ingest.core.settings import FeedConfig
 from ingest.poller.health import Health
-from ingest.poller.poll import Known, PollResult, poll_feed
+from ingest.poller.poll import DeliveredEntries, PollResult, poll_feed
 from ingest.poller.schedule import PollSchedule
 from ingest.poller.state import FeedState
 
@@ -44,7 +44,7 @@ class PollLoop:
 
     def __init__(
         self, client: HttpClient, schedule: PollSchedule, *, deliver: Deliver,
-        load_states: LoadStates, known: Callable[[str], Known], concurrency: int,
+        load_states: LoadStates, known: DeliveredEntries, concurrency: int,
         on_delivered: Callable[[list[PollResult]], None] | None = None,
         rng: random.Random | None = None, stop_wait_s: float = 5.0,
     ) -> None:

@@ -17,10 +17,11 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, Protocol
 
 import structlog
 from yarl import URL
@@ -46,7 +47,44 @@ Outcome = Literal["not_modified", "unchanged", "new_items", "no_new_items", "err
 OUTCOMES: tuple[Outcome, ...] = ("not_modified", "unchanged", "new_items", "no_new_items",
                                  "error")
 Known = tuple[frozenset[str], frozenset[str]]
-"""entry keys and item ids already delivered for a feed"""
+"""entry keys and item ids of one body's entries that were delivered before"""
+
+
+class DeliveredEntries(Protocol):
+    """What a feed delivered before, asked about the entries of one body at a time:
+    a poll reads rows for the entries it holds, never the feed's whole history
+    (tens of thousands of entries for a busy feed over the retention period)."""
+
+    def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]: ...
+
+    def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]: ...
+
+
+class _NothingDelivered:
+    def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]:
+        return frozenset()
+
+    def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]:
+        return frozenset()
+
+
+NOTHING_DELIVERED: DeliveredEntries = _NothingDelivered()
+"""For a poll loop that keeps no history (benchmarks, tests)."""
+
+
+@dataclass(frozen=True)
+class _InState:
+    """The entries a state carries (`FeedState.emitted`), for polls without a store."""
+
+    state: FeedState
+
+    def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]:
+        return self.state.emitted.intersection(keys)
+
+    def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]:
+        return frozenset()
+
+
 FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;"
     "q=0.9, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
@@ -93,12 +131,12 @@ class PollResult:
 async def poll_feed(
     client: HttpClient, feed: FeedConfig, state: FeedState, *,
     schedule: PollSchedule | None = None, rng: random.Random | None = None,
-    known: Callable[[str], Known] | None = None, target: URL | None = None,
+    known: DeliveredEntries | None = None, target: URL | None = None,
 ) -> PollResult:
     """Poll `feed` once, given its stored `state`; see the module docstring.
 
-    `known(feed_url)` gives the entries already delivered (read only when a
-    changed body is parsed, in a worker thread); without it, `state.emitted` is used.
+    `known` tells which of a changed body's entries were delivered before (asked
+    in the worker thread that parses the body); without it, `state.emitted` is used.
     `target` is `state.current_url` parsed, if the caller keeps it.
     """
     poll = _Poll(feed, state, schedule or PollSchedule(), rng, utc_now())
@@ -141,21 +179,28 @@ async def poll_feed(
         fresh = replace(fresh, validators_trusted=False)
     # `known` reads SQLite, which releases the GIL: on the event loop thread, getting it
     # back behind a busy delivery thread stalls every poll in flight for milliseconds.
-    # Read before parsing, so that the parse builds items only for unknown entries.
-    seen = await asyncio.to_thread(known, feed.url) if known else (state.emitted, _NONE)
-    try:
+    # So the parse and its lookups run in a worker thread, and the parse builds items
+    # only for entries not delivered before.
+    delivered = known or _InState(state)
+
+    def parse() -> tuple[ParsedFeed, Known]:
         parsed = parse_feed(
             resp.body, feed_url=feed.url, feed_name=feed.name, base_url=resp.final_url,
-            content_type=resp.content_type, now=poll.started, known=seen[0],
+            content_type=resp.content_type, now=poll.started,
+            known=partial(delivered.keys_among, feed.url),
         )
+        built = [entry_key(item) for item in parsed.items]
+        return parsed, (delivered.keys_among(feed.url, built),
+                        delivered.ids_among(feed.url, [item.item_id for item in parsed.items]))
+
+    try:
+        parsed, seen = await asyncio.to_thread(parse)
     except FeedParseError as exc:
         return poll.failed(resp.status, f"{exc.reason}: {resp.final_url}", None, kind="parse",
                            resp=resp)
     fresh = replace(fresh, content_hash=digest, publisher_period_s=parsed.update_period_s)
     return poll.parsed(resp, fresh, parsed, seen, problem)
 
-
-_NONE: frozenset[str] = frozenset()
 
 
 def _new_home(feed: FeedConfig, state: FeedState, resp: HttpResponse) -> str | None:

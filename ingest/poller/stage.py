@@ -105,7 +105,7 @@ class PollerSource:
         async with HttpClient(self.settings.http) as client:
             poll_loop = PollLoop(
                 client, self.schedule, deliver=deliver, load_states=load,
-                known=store.known_entries, concurrency=self.settings.poller.concurrency,
+                known=store, concurrency=self.settings.poller.concurrency,
                 on_delivered=self._count,
             )
             self._poll_loop = poll_loop

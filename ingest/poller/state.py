@@ -21,7 +21,7 @@ import dataclasses
 import operator
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from ingest.poller.poll import PollResult
 
 STATE_FILE = "poller-state.sqlite3"
+_IN_CHUNK = 500
+"""values per `IN (...)` query: far under SQLite's limit on parameters"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,10 @@ class FeedStateStore:
 
     def load(self, feed_url: str) -> FeedState:
         """The stored state of a feed with its emitted keys; a blank state if never polled."""
-        keys, _ = self.known_entries(feed_url)
+        with self._read_lock:
+            keys = frozenset(r[0] for r in self._reader.execute(
+                "SELECT entry_key FROM emitted WHERE feed_url = ?", (feed_url,)
+            ))
         state = self.load_all([feed_url]).get(feed_url)
         return dataclasses.replace(state or FeedState(feed_url), emitted=keys)
 
@@ -233,13 +238,28 @@ class FeedStateStore:
             for r in rows if wanted is None or r[0] in wanted
         }
 
-    def known_entries(self, feed_url: str) -> tuple[frozenset[str], frozenset[str]]:
-        """Entry keys and item ids already delivered for a feed."""
+    def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]:
+        """Those of `keys` (entry keys of one body) already delivered for the feed."""
+        return self._among(feed_url, "entry_key", keys)
+
+    def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]:
+        """Those of `item_ids` already delivered for the feed, under any entry key."""
+        return self._among(feed_url, "item_id", item_ids)
+
+    def _among(self, feed_url: str, column: str, values: Collection[str]) -> frozenset[str]:
+        # Rows for the body's entries only: reading a feed's whole history at each
+        # parse made a poll's cost and its transient memory grow with the history.
+        found: set[str] = set()
+        unique = list(set(values))
         with self._read_lock:
-            rows = self._reader.execute(
-                "SELECT entry_key, item_id FROM emitted WHERE feed_url = ?", (feed_url,)
-            ).fetchall()
-        return frozenset(k for k, _ in rows), frozenset(i for _, i in rows)
+            for start in range(0, len(unique), _IN_CHUNK):
+                chunk = unique[start:start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                found.update(r[0] for r in self._reader.execute(
+                    f"SELECT {column} FROM emitted"  # noqa: S608 (our column names)
+                    f" WHERE feed_url = ? AND {column} IN ({marks})", (feed_url, *chunk),
+                ))
+        return frozenset(found)
 
     def adopt_broker(self, cluster_id: str) -> bool:
         """Bind the state to a Kafka cluster; True if it replaced another one.
