@@ -314,3 +314,79 @@ def test_independent_sources_join_copies_by_story_and_by_outlet() -> None:
     assert independent_sources([("s1", "A"), ("s1", "B"), ("s2", "C")]) == 2
     assert independent_sources([("s1", "A"), ("s2", "A"), ("s3", "B")]) == 2
     assert independent_sources([]) == 0
+
+
+# --- several articles in one write ---------------------------------------------------
+
+# (article id, days after T0, kind or None for an article without incursions, outlet):
+# a threat, its corroboration, an entry, an article that only moves the watermark,
+# a repulse, a renewed threat, and one after the quiet period.
+STREAM: list[tuple[str, int, EventKind | None, str]] = [
+    ("s1", 0, "threatened", "A"), ("s2", 0, "threatened", "B"), ("s3", 1, "entered", "A"),
+    ("s4", 2, None, "C"), ("s5", 2, "repelled", "B"), ("s6", 3, "threatened", "C"),
+    ("s7", 30, "entered", "A"),
+]  # fmt: skip
+
+
+def decisions(
+    stream: list[tuple[str, int, EventKind | None, str]],
+) -> list[tuple[Article, list[Incursion], str | None]]:
+    return [
+        (article(a, T0 + n * DAY, source), [] if kind is None else [inc(kind, f"{kind} {a}")], None)
+        for a, n, kind, source in stream
+    ]
+
+
+def flat(batches: list[list[Publication]]) -> list[tuple[str, str, str]]:
+    return [(p.ce_type, p.event_id, p.alert.model_dump_json()) for ps in batches for p in ps]
+
+
+def test_deciding_a_batch_in_one_write_publishes_what_one_by_one_does(tmp_path: Path) -> None:
+    lookup = {KUNDUZ.place_id: KUNDUZ}.get
+    with AlertBook(tmp_path / "one.sqlite3", lookup, clock=Clock()) as b:
+        one_by_one = [b.decide(*d) for d in decisions(STREAM)]
+    with AlertBook(tmp_path / "batch.sqlite3", lookup, clock=Clock()) as b:
+        batched = b.decide_many(decisions(STREAM[:4])) + b.decide_many(decisions(STREAM[4:]))
+        # Deciding the same articles again (a replayed batch) returns the same messages.
+        assert flat(b.decide_many(decisions(STREAM))) == flat(batched)
+    assert flat(batched) == flat(one_by_one)
+    # threatened (new, update), entered (new), the repulse is not published,
+    # threatened again (new), entered after the quiet period (new).
+    assert [ce_type for ce_type, _, _ in flat(batched)] == [NEW, UPDATED, NEW, NEW, NEW]
+
+
+def test_a_batch_without_incursions_moves_the_watermark_without_writing(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.sqlite3"
+    with AlertBook(path, {KUNDUZ.place_id: KUNDUZ}.get, clock=Clock()) as b:
+        assert b.decide_many(decisions([("w1", 5, None, "A"), ("w2", 6, None, "A")])) == [[], []]
+        assert b.watermark() == T0 + 6 * DAY
+    with AlertBook(path, {KUNDUZ.place_id: KUNDUZ}.get, clock=Clock()) as b:
+        assert b.watermark() is None
+
+
+def test_two_books_sharing_a_file_see_each_others_reports(tmp_path: Path) -> None:
+    # Each book keeps report times in memory; a write by the other must not be missed.
+    path, lookup = tmp_path / "alerts.sqlite3", {KUNDUZ.place_id: KUNDUZ}.get
+    with (
+        AlertBook(path, lookup, clock=Clock()) as first,
+        AlertBook(path, lookup, clock=Clock()) as second,
+        AlertBook(tmp_path / "alone.sqlite3", lookup, clock=Clock()) as alone,
+    ):
+        shared: list[list[Publication]] = []
+        for n, decision in enumerate(decisions(STREAM)):
+            shared.append((first if n % 2 == 0 else second).decide(*decision))
+        expected = [alone.decide(*decision) for decision in decisions(STREAM)]
+    assert [(p.ce_type, p.event_id) for ps in shared for p in ps] == [
+        (p.ce_type, p.event_id) for ps in expected for p in ps
+    ]
+
+
+def test_a_failed_batch_writes_nothing_and_the_book_carries_on(tmp_path: Path) -> None:
+    lookup = {KUNDUZ.place_id: KUNDUZ}.get
+    with AlertBook(tmp_path / "alerts.sqlite3", lookup, clock=Clock()) as b:
+        good = decisions(STREAM[:2])
+        broken = (article("bad", T0), [inc("not-a-kind")], None)  # type: ignore[arg-type]
+        with pytest.raises(KeyError):
+            b.decide_many([*good, broken])
+        assert b.history(KUNDUZ.place_id) == []
+        assert [p.ce_type for ps in b.decide_many(good) for p in ps] == [NEW, UPDATED]

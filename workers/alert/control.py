@@ -22,6 +22,7 @@ Everything here is pure: the `AlertBook` loads a capital's history, asks
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -53,14 +54,23 @@ class Placement:
 
 def episode_bounds(times: Iterable[int], at_us: int, quiet_us: int) -> tuple[int, int]:
     """The first and last report time of the episode containing `at_us`."""
-    ordered = sorted({*times, at_us})
-    i = ordered.index(at_us)
-    lo = hi = i
-    while lo > 0 and ordered[lo] - ordered[lo - 1] < quiet_us:
-        lo -= 1
-    while hi < len(ordered) - 1 and ordered[hi + 1] - ordered[hi] < quiet_us:
-        hi += 1
-    return ordered[lo], ordered[hi]
+    return episode_around(sorted(set(times)), at_us, quiet_us)
+
+
+def episode_around(ordered: Sequence[int], at_us: int, quiet_us: int) -> tuple[int, int]:
+    """`episode_bounds` for distinct times already in order (`at_us` among them or not)."""
+    i = bisect_left(ordered, at_us)
+    lo = at_us
+    j = i - 1
+    while j >= 0 and lo - ordered[j] < quiet_us:
+        lo = ordered[j]
+        j -= 1
+    hi = at_us
+    k = i + 1 if i < len(ordered) and ordered[i] == at_us else i
+    while k < len(ordered) and ordered[k] - hi < quiet_us:
+        hi = ordered[k]
+        k += 1
+    return lo, hi
 
 
 def place_report(

@@ -7,18 +7,21 @@ messages produced for each article and capital, so a replay returns them
 unchanged). Times are stored as integer microseconds since the epoch.
 
 The store does no locking of its own: the book serialises calls and wraps
-each decision in `transaction`.
+each decision in `transaction`. It keeps each capital's report times in
+memory (finding a report's episode needs them all); the copy is dropped when
+a transaction rolls back or another connection has written to the file.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from workers.alert.control import Development, episode_bounds
+from workers.alert.control import Development, episode_around
 from workers.alert.vocabulary import EventKind
 
 _SCHEMA = """
@@ -72,6 +75,13 @@ class HistoryStore:
         # Alerts are rare and each one must survive a power cut once produced.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        # Per capital, its distinct report times in order, as in the file.
+        self._times: dict[str, list[int]] = {}
+        self._data_version = self._version()
+
+    def _version(self) -> int:
+        """Changes whenever another connection commits to the file."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -80,9 +90,14 @@ class HistoryStore:
     def transaction(self) -> Iterator[None]:
         """A write transaction, taken at once (other processes wait for it)."""
         self._db.execute("BEGIN IMMEDIATE")
+        version = self._version()
+        if version != self._data_version:
+            self._times.clear()
+            self._data_version = version
         try:
             yield
         except BaseException:
+            self._times.clear()
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
@@ -121,17 +136,11 @@ class HistoryStore:
         """The reports, as (time, development id), of the capital's episode around
         `at_us`, and the capital's developments.
 
-        Only the report times are read to find the episode (from an index),
-        then only the episode's reports: the rest of the history cannot
+        The episode is found from the report times (kept in memory), then
+        only the episode's reports are read: the rest of the history cannot
         change where a report goes (`control.place_report`).
         """
-        times = [
-            int(row[0])
-            for row in self._db.execute(
-                "SELECT DISTINCT at_us FROM reports WHERE capital_id = ?", (capital_id,)
-            )
-        ]
-        lo, hi = episode_bounds(times, at_us, quiet_us)
+        lo, hi = episode_around(self._times_of(capital_id), at_us, quiet_us)
         reports = self._db.execute(
             "SELECT at_us, dev_id FROM reports WHERE capital_id = ? AND at_us BETWEEN ? AND ?",
             (capital_id, lo, hi),
@@ -144,6 +153,16 @@ class HistoryStore:
             )
         ]
         return reports, developments
+
+    def _times_of(self, capital_id: str) -> list[int]:
+        times = self._times.get(capital_id)
+        if times is None:
+            rows = self._db.execute(
+                "SELECT DISTINCT at_us FROM reports WHERE capital_id = ? ORDER BY at_us",
+                (capital_id,),
+            )
+            times = self._times[capital_id] = [int(row[0]) for row in rows]
+        return times
 
     def add_development(self, dev_id: str, capital_id: str, kind: EventKind, at_us: int) -> None:
         self._db.execute(
@@ -172,12 +191,17 @@ class HistoryStore:
     ) -> None:
         """Record a report (once per article, capital and kind) and move the
         development's first report time back if this one is earlier."""
-        self._db.execute(
+        added = self._db.execute(
             "INSERT OR IGNORE INTO reports"
             " (capital_id, article_id, kind, dev_id, story_id, outlet, at_us)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             (capital_id, article_id, kind, dev_id, story, outlet, at_us),
-        )
+        ).rowcount
+        times = self._times.get(capital_id)
+        if added and times is not None:
+            i = bisect_left(times, at_us)
+            if i == len(times) or times[i] != at_us:
+                times.insert(i, at_us)
         self._db.execute(
             "UPDATE developments SET first_us = min(first_us, ?) WHERE dev_id = ?", (at_us, dev_id)
         )
@@ -224,4 +248,5 @@ class HistoryStore:
             for dev_id in stale:
                 self._db.execute("DELETE FROM developments WHERE dev_id = ?", (dev_id,))
                 self._db.execute("DELETE FROM reports WHERE dev_id = ?", (dev_id,))
+            self._times.clear()
         return len(stale)

@@ -4,9 +4,11 @@ consume:   `news.geotagged` (Geotagged)
 transform: `detect_incursions` finds (actor, kind, capital, sentence) events in
            the text; the durable `AlertBook` keeps each capital's control
            state in event time and decides which reports are new developments
-           and which corroborate one. Replaying an article returns the same
-           messages (same ids), so a crash between produce and commit repeats
-           nothing downstream.
+           and which corroborate one. A polled batch is decided in one durable
+           write (SQLite, synchronous=FULL), before the runner produces and
+           commits its offsets. Replaying an article returns the same messages
+           (same ids), so a crash between produce and commit repeats nothing
+           downstream.
 produce:   `news.alerts`, keyed by the capital's place id: `news.alert.v1` for a
            new development, `news.alert.updated.v1` (same `alert_id`) for a
            corroborating report
@@ -19,10 +21,10 @@ from collections.abc import Sequence
 import structlog
 
 from ingest.core.models import Geotagged, Place
-from ingest.core.runtime import Inbound, OneByOne, Output
+from ingest.core.runtime import BadInput, Inbound, Output, Result
 from ingest.core.settings import ActorConfig, Settings
 from ingest.core.topics import ALERTS, GEOTAGGED
-from workers.alert.book import AlertBook
+from workers.alert.book import AlertBook, Decision
 from workers.alert.detect import detect_incursions
 from workers.geotag.gazetteer import Gazetteer
 
@@ -56,7 +58,7 @@ def seats_for_capital_phrases(places: Sequence[Place], gazetteer: Gazetteer) -> 
     return result
 
 
-class AlertStage(OneByOne):
+class AlertStage:
     name = "alert"
     input = GEOTAGGED
 
@@ -65,23 +67,40 @@ class AlertStage(OneByOne):
         self.gazetteer = gazetteer
         self.actors = list(actors)
 
-    def handle(self, inbound: Inbound) -> Sequence[Output]:
-        tagged = inbound.payload_as(Geotagged)
-        article = tagged.article
-        places = seats_for_capital_phrases(tagged.places, self.gazetteer)
-        incursions = detect_incursions(article, places, self.actors)
+    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
+        """Each article's incursions, then the book's decisions for the whole
+        batch in one durable write: the runner commits the batch's offsets only
+        after this returns, so a crash replays every article not yet written."""
+        results: list[Result] = []
+        decisions: list[tuple[int, Inbound, Decision]] = []
+        for inbound in batch:
+            try:
+                tagged = inbound.payload_as(Geotagged)
+            except BadInput as exc:
+                results.append(exc)
+                continue
+            article = tagged.article
+            places = seats_for_capital_phrases(tagged.places, self.gazetteer)
+            incursions = detect_incursions(article, places, self.actors)
+            decisions.append((len(results), inbound, (article, incursions, tagged.story_id)))
+            results.append([])
         # Every article moves the watermark, so decide even without incursions.
-        published = self.book.decide(article, incursions, tagged.story_id)
-        log.info(
-            "article_checked",
-            article_id=article.article_id,
-            incursions=len(incursions),
-            published=[f"{p.alert.capital.name}:{p.alert.kind}:{p.ce_type}" for p in published],
-        )
-        return [
-            Output(ALERTS, p.alert.capital.place_id, p.alert, id=p.event_id, ce_type=p.ce_type)
-            for p in published
-        ]
+        decided = self.book.decide_many([decision for _, _, decision in decisions])
+        for (n, inbound, (article, found, _)), published in zip(decisions, decided, strict=True):
+            log.info(
+                "article_checked",
+                article_id=article.article_id,
+                incursions=len(found),
+                published=[f"{p.alert.capital.name}:{p.alert.kind}:{p.ce_type}" for p in published],
+                topic=inbound.topic,
+                partition=inbound.partition,
+                offset=inbound.offset,
+            )
+            results[n] = [
+                Output(ALERTS, p.alert.capital.place_id, p.alert, id=p.event_id, ce_type=p.ce_type)
+                for p in published
+            ]
+        return results
 
     def close(self) -> None:
         self.book.close()
