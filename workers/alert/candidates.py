@@ -112,7 +112,8 @@ class CandidateReader:
                 for target in subjects
                 if (kind := verb_kind(passive, target.part)) is not None
             ]
-        origin = verb == "near" or (
+        # "returned to Goma": the place is the destination, not a reference point.
+        origin = verb in ("near", "return") or (
             verb in RESET_VERBS and cue.text.lower().endswith(("from", "of"))
         )
         if verb in ("near", "approach") and self._not_an_advance(sentence, cue):
@@ -122,6 +123,7 @@ class CandidateReader:
             context = self._finder.in_context(i, cue.start)
             targets = [] if context is None else [context]
         table = "repel" if verb in ("withdraw", "passive_withdraw") else verb
+        table = "retake" if verb == "return" else table
         # Storming the outskirts is an attack on them, not an entry.
         assault = cue.text.lower() in _ASSAULTS
         found = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 _ADVERB = (
     r"(?:(?:also|now|then|briefly|quickly|reportedly|effectively|finally|largely|fully"
@@ -51,12 +52,13 @@ _REPELLED = (
     r"|fended\s+off|warded\s+off|held\s+off|forced\s+back|driven\s+back|cleared)"
 )
 # What a repelled attack is called: "repelled a Taliban attack on Kunduz", "beat
-# off an assault by ISWAP on Damaturu".
+# off an assault by ISWAP on Damaturu", "an offensive north of Goma".
 _ATTACK_ON = (
     r"\s+(?:off\s+|back\s+)?(?:(?:an?|the|their|its|another)\s+)?(?:[\w'-]+\s+){0,3}?"
     r"(?:attacks?|assaults?|offensive|push|advance|raids?|incursions?|attempts?|bids?)"
     r"(?:\s+by\s+(?:the\s+)?[\w'-]+(?:\s+[\w'-]+)?)?"
-    r"\s+(?:on|against|towards|into|in|to\s+(?:enter|take|seize|capture|storm|overrun|reach))"
+    r"\s+(?:on|against|towards|into|in|to\s+(?:enter|take|seize|capture|storm|overrun|reach)"
+    r"|(?:north|south|east|west)(?:-?(?:east|west))?\s+of)"
 )
 # Someone pushed out of a place: "drove the militants out of Kunduz", "forced
 # the fighters to retreat from Kunduz".
@@ -124,6 +126,11 @@ _LEXICON: list[tuple[str, str, str]] = [
     ),
     # The state's forces "back in full control of Ghazni".
     ("retake", "back", rf"\s+in\s+{_CONTROL}"),
+    # The state's forces "were back in Ouahigouya", "returned to the city",
+    # "re-entered Timbuktu" after the group left: a retaking (see resets).
+    ("return", "back", r"\s+(?:in|into|inside)"),
+    ("return", "returned returning", r"\s+to"),
+    ("return", "re", r"-?(?:entered|entering|took|occupied)"),
     (
         "retake",
         "reasserted reassert reasserts reasserting restored restore restores restoring"
@@ -181,7 +188,12 @@ _LEXICON: list[tuple[str, str, str]] = [
     ("passive_capture", _HAVE, rf"\s+been\s+{_ADVERB}{_CAPTURED}|\s+{_ADVERB}fallen"),
     ("passive_capture", "came come comes is was are were fell", rf"\s+{_ADVERB}{_UNDER_CONTROL}"),
     ("passive_capture", _HAVE, rf"\s+come\s+{_UNDER_CONTROL}"),
-    ("passive_capture", _BE, rf"\s+{_ADVERB}in\s+(?:the\s+)?(?:[\w-]+\s+)?hands"),
+    # "in Taliban hands", "in al-Shabaab's hands"
+    (
+        "passive_capture",
+        _BE,
+        rf"\s+{_ADVERB}in\s+(?:the\s+)?(?:[\w-]+(?:['\u2019]s?)?\s+)?hands",
+    ),
     ("passive_capture", "fell falls", ""),
     ("passive_enter", "was were", rf"\s+{_STORMED}"),
     ("passive_enter", _HAVE, rf"\s+been\s+{_STORMED}"),
@@ -362,9 +374,34 @@ def _any_follow(table: dict[str, list[Form]]) -> dict[str, re.Pattern[str]]:
     return combined
 
 
+def _trie(words: list[str]) -> str:
+    """An alternation of `words` factored by prefix ("a(?:dvanc(?:e|ed)|...)"):
+    the regex engine then rejects a word after a character or two instead of
+    trying hundreds of alternatives."""
+    root: dict[str, dict[str, Any]] = {}
+    for word in words:
+        node = root
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, dict[str, Any]]) -> str:
+        branches = [re.escape(c) + pattern(child) for c, child in sorted(node.items()) if c]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+        return f"(?:{body})?" if "" in node else body
+
+    return pattern(root)
+
+
 _BY_FIRST_WORD = _lexicon()
 _ANY_FOLLOW = _any_follow(_BY_FIRST_WORD)
-_WORD = re.compile(r"[A-Za-z]+")
+# A whole word (a run of ASCII letters, as the lexicon's keys are) that is a
+# key of the lexicon: the regex engine skips the other words, which are most.
+_WORD = re.compile(
+    rf"(?<![A-Za-z])(?:{_trie(list(_BY_FIRST_WORD))})(?![A-Za-z])", re.IGNORECASE | re.ASCII
+)
 
 
 def find_cues(text: str, start: int, end: int) -> Iterator[Cue]:
@@ -374,9 +411,7 @@ def find_cues(text: str, start: int, end: int) -> Iterator[Cue]:
         if word.start() < resume:
             continue
         lower = word.group().lower()
-        forms = _BY_FIRST_WORD.get(lower)
-        if forms is None:
-            continue
+        forms = _BY_FIRST_WORD[lower]
         screen = _ANY_FOLLOW.get(lower)
         if screen is not None and screen.match(text, word.end(), end) is None:
             continue

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from ingest.core.models import Article, Place
 from ingest.core.settings import ActorConfig
 from workers.alert.actors import ActorMatcher, actor_matcher, dominant_actor
-from workers.alert.attribution import Attribution
-from workers.alert.candidates import RESET_VERBS, CandidateReader
-from workers.alert.cues import find_cues
+from workers.alert.attribution import UNNAMED_PENALTY, Attribution
+from workers.alert.candidates import RESET_VERBS, Candidate, CandidateReader
+from workers.alert.cues import Cue, find_cues
 from workers.alert.headlines import Headline, headline_sentences, headlines_in, tie_headlines
 from workers.alert.incursion import Incursion, confidence
 from workers.alert.modality import discard_reason
-from workers.alert.resets import ResetReader
+from workers.alert.resets import Decision, ResetReader
 from workers.alert.sentences import Sentence, split_sentences
 from workers.alert.targets import TargetFinder
 from workers.alert.vocabulary import SENTENCE_PRIORITY
@@ -106,22 +106,9 @@ class _ArticleReader:
             if reason is not None and not (repulsed and reason == "modal"):
                 continue
             for candidate in candidates:
-                if cue.verb in RESET_VERBS:
-                    decided = self.resets.decide(
-                        sentence, cue, candidate.kind, candidate.target.part
-                    )
-                elif repulsed and candidate.kind in ("threatened", "entered"):
-                    group = self.who.armed_group(self.who.of_sentence(sentence), cue.start)
-                    decided = None if group is None else ("repelled", *group)
-                else:
-                    actor = self.who.actor(
-                        sentence,
-                        cue,
-                        entry=candidate.kind == "entered",
-                        combat=candidate.combat,
-                        passive=candidate.passive,
-                    )
-                    decided = None if actor is None else (candidate.kind, *actor)
+                decided = self._decided(
+                    i, sentence, cue, candidate, repulsed=repulsed, reason=reason
+                )
                 if decided is None:
                     continue
                 kind, name, penalty = decided
@@ -133,6 +120,64 @@ class _ArticleReader:
                 if current is None or rank > current[:2]:
                     best[place.place_id] = (*rank, incursion)
         return [entry[2] for entry in sorted(best.values(), key=lambda e: e[2].capital.start)]
+
+    def _decided(
+        self,
+        i: int,
+        sentence: Sentence,
+        cue: Cue,
+        candidate: Candidate,
+        *,
+        repulsed: bool,
+        reason: str | None,
+    ) -> Decision | None:
+        """(kind, group, penalty) of a candidate, or None when no group did it."""
+        if cue.verb == "return":
+            return self.resets.by_the_state(sentence, cue)
+        if cue.verb in RESET_VERBS:
+            return self.resets.decide(sentence, cue, candidate.kind, candidate.target.part)
+        if repulsed and (
+            candidate.kind in ("threatened", "entered")
+            # "beat back fighters who tried to overrun Damaturu"
+            or (candidate.kind == "captured" and reason == "modal")
+        ):
+            group = self.who.armed_group(self.who.of_sentence(sentence), cue.start)
+            return None if group is None else ("repelled", *group)
+        return self._by_actor(i, sentence, cue, candidate)
+
+    def _by_actor(
+        self, i: int, sentence: Sentence, cue: Cue, candidate: Candidate
+    ) -> Decision | None:
+        actor = self.who.actor(
+            sentence,
+            cue,
+            entry=candidate.kind == "entered",
+            combat=candidate.combat,
+            passive=candidate.passive,
+        )
+        if actor is not None:
+            return candidate.kind, *actor
+        if candidate.kind != "captured":
+            return None
+        if cue.verb == "capture":
+            # "Somali forces seized Baidoa from al-Shabab": the state taking a city retakes it.
+            return self.resets.by_the_state(sentence, cue)
+        if cue.verb == "passive_capture" and not self.who.of_sentence(sentence):
+            # "Taloqan has fallen, an official said. 'The Taliban are in all the
+            # government buildings.'": the group is named in the next sentence.
+            group = self._named_next(i)
+            return None if group is None else ("captured", group, UNNAMED_PENALTY)
+        return None
+
+    def _named_next(self, i: int) -> str | None:
+        """The one group named in the sentence after sentence i, in its paragraph."""
+        if i + 1 >= len(self.sentences):
+            return None
+        following = self.sentences[i + 1]
+        if following.paragraph != self.sentences[i].paragraph:
+            return None
+        groups = {a.actor for a in self.who.of_sentence(following) if a.actor is not None}
+        return groups.pop() if len(groups) == 1 else None
 
 
 def detect_incursions(

@@ -46,7 +46,10 @@ _NEGATION = re.compile(
 )
 _DENIAL = re.compile(
     r"\b(?:denied|denies|deny|denying|rejected|rejects|dismissed|dismisses|refuted|refutes"
-    r"|rumou?rs?|false\s+reports?|untrue)\b"
+    r"|rumou?rs?|false\s+reports?|untrue"
+    # Corrections and retractions: "wrongly said the Taliban had entered".
+    r"|(?:wrongly|falsely|erroneously|incorrectly|mistakenly)\s+(?:said|says|reported|reports"
+    r"|stated|claimed|suggested)|retract(?:ed|s|ing)?|called\s+(?:the\s+)?reports?)\b"
 )
 _YEAR = re.compile(r"(?:1[89]|20)\d\d(?!\d|,\d)")
 _SINCE = re.compile(r"since\s+$")

@@ -26,6 +26,12 @@ _OUT_OF_TAIL = re.compile(
     r"\s*(?:back\s+)?(?:out\s+of|back\s+from|away\s+from|from)$", re.IGNORECASE
 )
 _THEM = re.compile(r"\bthem\b", re.IGNORECASE)
+# The group held the city, or left it: what makes the state's return a retaking.
+_HELD = re.compile(
+    r"\b(?:held|had\s+run|seized|captured|occupied|overran|controlled|withdrew|withdrawn"
+    r"|pulled\s+out|retreated|fled|abandoned|driven\s+out|drove\s+out|driving\s+out)\b",
+    re.IGNORECASE,
+)
 
 Decision = tuple[EventKind, str, float]
 """(kind, armed group, confidence penalty)."""
@@ -90,6 +96,23 @@ class ResetReader:
         if kind == "retaken" and state:
             return "retaken", UNNAMED_GROUP, UNNAMED_PENALTY
         return None
+
+    def by_the_state(self, sentence: Sentence, cue: Cue) -> Decision | None:
+        """A capture cue whose subject is the state ("Kenyan and Somali troops
+        have taken control of Kismayo") retakes the city from the group named;
+        so does the state returning to a city the group held or left."""
+        agents = self._who.of_sentence(sentence)
+        start = clause_start(self._text, sentence, cue.start)
+        before = [a for a in agents if start <= a.start < cue.start]
+        if not before or not before[-1].opponent:
+            return None
+        named = [a for a in agents if a.actor is not None]
+        if not named:
+            return None
+        if cue.verb == "return" and not _HELD.search(self._text, sentence.start, sentence.end):
+            return None  # troops returning to a city the group never held
+        group = self._who.named(min(named, key=lambda a: abs(a.start - cue.start)))
+        return None if group is None else ("retaken", *group)
 
     def _active(
         self,

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
 # A terminator, optional closing quotes/brackets, then the next sentence must
 # start with a capital, a digit or an opening quote: "said Mr Wali. "The ..."
-_SENTENCE_END = re.compile(r"""[.!?]+["'\u201d\u2019)\]]*(?=\s+["'\u201c\u2018(\[]?[A-Z0-9])|\n""")
+# Written to open with one character set (scanned for at C speed): a run of
+# terminators, or a newline.
+_SENTENCE_END = re.compile(
+    r"""[.!?\n](?:(?<=[.!?])[.!?]*["'\u201d\u2019)\]]*(?=\s+["'\u201c\u2018(\[]?[A-Z0-9])"""
+    r"""|(?<=\n))"""
+)
 _TOKEN_BEFORE = re.compile(r"""["'\u201c\u2018(\[]?([\w.\u2019'-]+)$""")
 _INITIALISM = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")
 _ABBREVIATIONS = frozenset(
