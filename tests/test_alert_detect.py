@@ -913,3 +913,280 @@ def test_repulses_of_an_attempted_capture_or_an_offensive_beside_the_city(text: 
 )
 def test_corrections_and_retractions_are_not_events(text: str) -> None:
     assert detect(text) == []
+
+
+# --- fourth round: precision, and the kind of entries, repulses and retakings ----------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The people gathered are not the group named later in the sentence.
+        "Demonstrators gathered outside the governor's office in Baidoa on Monday to demand "
+        "better protection from al-Shabaab attacks.",
+        "Hundreds of traders massed near the governor's office in Baidoa to protest against "
+        "the taxes al-Shabaab levies on their lorries.",
+        # A presence word whose subject is not a group at all.
+        "Al-Shabaab held Baidoa for a week in 2019, and the damage is still visible near the "
+        "city's central market.",
+    ],
+)
+def test_a_gathering_or_a_sight_is_presence_only_when_the_group_is_its_subject(
+    text: str,
+) -> None:
+    assert detect(text) == []
+
+
+def test_a_group_seen_in_a_city_is_still_present() -> None:
+    text = "Al-Shabaab fighters were seen near the governor's office in Baidoa on Monday."
+    assert pairs(detect(text)) == {("Baidoa", "entered")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tens of thousands of families displaced by the al-Shabaab offensive are now living "
+        "in camps around Baidoa, aid agencies said.",
+        "People uprooted by fighting in the countryside have settled in camps near Baidoa.",
+    ],
+)
+def test_fighting_that_displaced_people_is_not_fighting_where_they_shelter(text: str) -> None:
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Army commanders in Mogadishu are preparing for the possibility of an al-Shabaab "
+        "assault on Baidoa, a diplomat said.",
+        "Aid groups warned of the risk of a renewed al-Shabaab offensive against Baidoa.",
+        "Residents said al-Shabaab was preparing for an assault on Baidoa.",
+    ],
+)
+def test_an_attack_that_might_come_is_not_an_event(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_the_subject_of_a_coordinated_clause_is_the_agent_next_to_its_verb() -> None:
+    text = (
+        "Government officials and soldiers left Baidoa on Sunday and al-Shabaab fighters "
+        "took over the town without a fight."
+    )
+    found = detect(text)
+    assert pairs(found) == {("Baidoa", "captured")}
+    assert {i.actor for i in found} == {"al-Shabaab"}
+
+
+def test_coordinated_subjects_are_not_split() -> None:
+    text = "Al-Shabaab and allied militias overran Baidoa on Sunday, residents said."
+    assert pairs(detect(text)) == {("Baidoa", "captured")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Al-Shabaab fighters forced their way into Baidoa before dawn and battled troops near "
+        "the central police station.",
+        "Al-Shabaab fighters got into Baidoa overnight and were fighting near the regional "
+        "governor's compound by noon.",
+        "Al-Shabaab fighters pushed into Baidoa from the west on Monday, residents said.",
+        # Fighting near a landmark inside the city is fighting in the city.
+        "Troops and al-Shabaab fighters clashed near the main market of Baidoa on Tuesday.",
+        "Al-Shabaab fighters battled troops around the regional governor's compound in Baidoa.",
+    ],
+)
+def test_entries_by_force_and_fighting_near_landmarks_inside_the_city(text: str) -> None:
+    assert pairs(detect(text)) == {("Baidoa", "entered")}
+
+
+def test_fighting_near_the_airport_is_still_a_threat() -> None:
+    text = "Troops and al-Shabaab fighters clashed near the airport of Baidoa on Tuesday."
+    assert pairs(detect(text)) == {("Baidoa", "threatened")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Al-Shabaab fighters surrounded Baidoa and thousands of residents fled the town.",
+        "Al-Shabaab besieged Baidoa on Friday as families fled the city on foot.",
+    ],
+)
+def test_civilians_fleeing_a_city_are_no_withdrawal_of_the_group(text: str) -> None:
+    assert pairs(detect(text)) == {("Baidoa", "threatened")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Baidoa remains under government control after an overnight al-Shabaab assault was "
+        "beaten back, the police said.",
+        "The al-Shabaab offensive against Baidoa has been halted, the army said on Sunday.",
+        "The al-Shabaab blockade of Baidoa was lifted on Friday when an army convoy reached "
+        "the town.",
+    ],
+)
+def test_an_attack_repelled_halted_or_lifted_is_a_repulse_of_the_city(text: str) -> None:
+    assert pairs(detect(text)) == {("Baidoa", "repelled")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The curfew on Baidoa was lifted on Friday, al-Shabaab said in a statement.",
+        "Baidoa's defences have been broken by al-Shabaab, a lawmaker said.",
+    ],
+)
+def test_only_an_attack_is_halted_or_lifted(text: str) -> None:
+    assert ("Baidoa", "repelled") not in pairs(detect(text))
+
+
+def test_the_state_raising_its_flag_over_the_seat_of_a_city_the_group_held_retakes_it() -> None:
+    text = (
+        "Somali troops retook the centre of Baidoa from al-Shabaab on Monday and raised the "
+        "national flag over the governor's office."
+    )
+    found = detect(text)
+    assert pairs(found) == {("Baidoa", "retaken")}
+    assert {i.actor for i in found} == {"al-Shabaab"}
+
+
+def test_a_ceremonial_flag_raising_by_the_state_is_no_retaking() -> None:
+    text = (
+        "Soldiers raised the national flag over the governor's office in Baidoa on "
+        "Independence Day, defying al-Shabaab threats."
+    )
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Local fighters pushed al-Shabaab out of Baidoa on Sunday, elders said.", "repelled"),
+        ("Resistance fighters liberated Baidoa from al-Shabaab on Tuesday.", "retaken"),
+    ],
+)
+def test_unnamed_fighters_acting_on_the_named_group_are_the_other_side(
+    text: str, kind: str
+) -> None:
+    found = detect(text)
+    assert pairs(found) == {("Baidoa", kind)}
+    assert {i.actor for i in found} == {"al-Shabaab"}
+
+
+def test_generic_words_for_another_group_do_not_stand_for_the_named_one() -> None:
+    text = "Al-Shabaab seized Baidoa on Sunday, a day after rival militants pulled out of the town."
+    assert pairs(detect(text)) == {("Baidoa", "captured")}
+
+
+def test_a_capital_naming_a_road_is_not_the_city_referred_to_later() -> None:
+    text = (
+        "Taliban fighters attacked the outskirts of Kunduz, battling troops along the Kabul "
+        "highway on the southern edge of the city."
+    )
+    assert pairs(detect(text)) == {("Kunduz", "threatened")}
+
+
+def test_a_name_inside_a_city_is_no_capital_of_its_own() -> None:
+    gazetteer: dict[str, PlaceType] = {"Baidoa": "capital", "Isha": "capital"}
+    text = "Al-Shabaab fighters pushed into Baidoa's Isha neighbourhood and fought near the market."
+    assert pairs(detect(text, gazetteer=gazetteer)) == {("Baidoa", "entered")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # A capital's name as the first word of a longer place name.
+        ("Al-Shabaab seized Baidoa Yarey, a village in the hills, after troops left.", set()),
+        ("Al-Shabaab captured Baidoa Sunday, residents said.", {("Baidoa", "captured")}),
+        ("Al-Shabaab fighters attacked Baidoa Airport on Monday.", {("Baidoa", "threatened")}),
+        ("Al-Shabaab Fighters Capture Baidoa After Heavy Fighting", {("Baidoa", "captured")}),
+    ],
+)
+def test_a_capitalised_word_after_a_capital_makes_a_longer_name(
+    text: str, expected: set[tuple[str, str]]
+) -> None:
+    assert pairs(detect(text)) == expected
+
+
+def test_a_part_of_the_city_described_by_one_word_is_still_a_part() -> None:
+    text = "Somali troops drove al-Shabaab fighters out of the coastal neighbourhoods of Baidoa."
+    assert pairs(detect(text)) == {("Baidoa", "repelled")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "An al-Shabaab commander who surrendered in Baidoa said he was tired of fighting.",
+        "An al-Shabaab fighter arrested in Baidoa after the clashes was shown on television.",
+    ],
+)
+def test_where_one_person_surrendered_or_was_arrested_is_no_incursion(text: str) -> None:
+    assert detect(text) == []
+
+
+def test_sound_carried_into_a_city_places_no_one_inside() -> None:
+    text = (
+        "Al-Shabaab fighters massed on the outskirts of Baidoa and the sound of gunfire "
+        "carried into the main market overnight."
+    )
+    assert pairs(detect(text)) == {("Baidoa", "threatened")}
+
+
+def test_a_city_once_again_in_government_hands_is_retaken() -> None:
+    text = (
+        "Baidoa is once again in government hands, officials said, after troops drove out the "
+        "al-Shabaab fighters who had held the town since March."
+    )
+    found = detect(text)
+    assert pairs(found) == {("Baidoa", "retaken")}
+    assert {i.actor for i in found} == {"al-Shabaab"}
+
+
+def test_a_city_that_stays_in_government_hands_is_no_event() -> None:
+    text = "Baidoa remains in government hands, officials said, despite al-Shabaab threats."
+    assert detect(text) == []
+
+
+def test_control_named_by_a_possessive_group_word_is_a_capture() -> None:
+    text = (
+        "Local officials surrendered to al-Shabaab on Friday, and Baidoa is now under the "
+        "militants' control, a lawmaker said."
+    )
+    found = detect(text)
+    assert pairs(found) == {("Baidoa", "captured")}
+    assert {i.actor for i in found} == {"al-Shabaab"}
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (
+            "In Baidoa, soldiers beat back an al-Shabaab attack on the city's eastern front.",
+            "repelled",
+        ),
+        ("Al-Shabaab fighters attacked the Baidoa front on Monday, the army said.", "threatened"),
+    ],
+)
+def test_a_city_front_is_its_edge(text: str, kind: str) -> None:
+    assert pairs(detect(text)) == {("Baidoa", kind)}
+
+
+def test_an_attack_repelled_in_a_sentence_naming_no_capital_is_not_tied_to_an_earlier_one() -> None:
+    text = (
+        "Al-Shabaab attacked Baidoa on Monday. In a village to the south, an al-Shabaab "
+        "assault was beaten back overnight."
+    )
+    assert pairs(detect(text)) == {("Baidoa", "threatened")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The governor said Baidoa was calm and dismissed reports of al-Shabaab fighters in its "
+        "streets as enemy propaganda.",
+        "Officials insisted no town had been lost and called claims that al-Shabaab had entered "
+        "Baidoa propaganda.",
+    ],
+)
+def test_reports_called_propaganda_are_not_events(text: str) -> None:
+    assert detect(text) == []

@@ -32,6 +32,14 @@ _OPPONENT = (
     r"|reinforcements|troops|soldiers|commandos|policemen|vigilantes|peacekeepers"
 )
 
+# "separatist rebels", "rival militants": generic words for some other group,
+# which the article's named group must not stand in for.
+_OTHER_GROUP_BEFORE = re.compile(
+    r"\b(?:separatist|secessionist|rival|tuareg|breakaway|dissident|splinter|ethnic|clan"
+    r"|self-defen[cs]e|community)\s+$",
+    re.IGNORECASE,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class AgentMention:
@@ -79,7 +87,7 @@ class ActorMatcher:
                 found.append(AgentMention(m.start(), m.end(), actor, opponent=False))
             elif m.group("opponent") is not None:
                 found.append(AgentMention(m.start(), m.end(), None, opponent=True))
-            else:
+            elif not _OTHER_GROUP_BEFORE.search(text, max(0, m.start() - 20), m.start()):
                 found.append(AgentMention(m.start(), m.end(), None, opponent=False))
         return found
 

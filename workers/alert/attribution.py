@@ -30,6 +30,15 @@ _NEGATED_AFTER = re.compile(
 _TO_BEFORE = re.compile(r"\bto\s+(?:the\s+)?$", re.IGNORECASE)
 _COMMA = re.compile(r"[,;:]")
 _BY_BEFORE = re.compile(r"\bby\s+(?:the\s+)?$", re.IGNORECASE)
+# "Officials and troops abandoned Dhusamareb and al-Shabaab fighters took over
+# the town": an agent opening a coordinated clause right before the verb.
+_AND_BEFORE = re.compile(r"\band\s+(?:then\s+)?(?:the\s+)?$", re.IGNORECASE)
+_COORDINATED = re.compile(r"\s*,?\s*(?:and|or)\s+(?:the\s+)?", re.IGNORECASE)
+_VERB_GAP = re.compile(
+    r"\s+(?:(?:then|later|soon|quickly|swiftly|promptly|eventually|finally|also|reportedly"
+    r"|had|have|has)\s+){0,2}",
+    re.IGNORECASE,
+)
 
 
 def clause_start(text: str, sentence: Sentence, pos: int) -> int:
@@ -133,6 +142,17 @@ class Attribution:
             return self.dominant, GENERIC_PENALTY
         return self.dominant, UNNAMED_PENALTY
 
+    def _opens_clause(self, previous: AgentMention, last: AgentMention, cue: Cue) -> bool:
+        """Whether `last` is the subject of a clause coordinated by "and" that
+        `cue` is the verb of, not one of two coordinated subjects ("the RSF and
+        allied militias overran")."""
+        text = self.text
+        return (
+            _VERB_GAP.fullmatch(text, last.end, cue.start) is not None
+            and _AND_BEFORE.search(text, max(previous.end, last.start - 14), last.start) is not None
+            and _COORDINATED.fullmatch(text, previous.end, last.start) is None
+        )
+
     def subject(
         self,
         agents: list[AgentMention],
@@ -146,6 +166,8 @@ class Attribution:
         clause, else the "by" agent of a passive, else the sentence's first."""
         start = clause_start(self.text, sentence, cue.start)
         in_clause = [a for a in agents if start <= a.start < cue.start]
+        if len(in_clause) > 1 and self._opens_clause(in_clause[-2], in_clause[-1], cue):
+            in_clause = [in_clause[-1]]
         after = [a for a in agents if a.start >= cue.start]  # "under Taliban control"
         by_agents = [a for a in after if passive and by_before(self.text, sentence, a.start)]
         before = [a for a in agents if a.start < cue.start]

@@ -19,6 +19,7 @@ from workers.alert.modality import clause_bounds
 from workers.alert.sentences import Sentence
 from workers.alert.targets import Target, TargetFinder
 from workers.alert.vocabulary import (
+    CIVILIANS,
     COMBAT,
     GROUND_COMBAT,
     IN_PREPS,
@@ -38,11 +39,15 @@ PASSIVE_VERB = {
     "passive_threat": "approach",
     "passive_retake": "retake",
     "passive_repel": "repel",
+    "passive_halt": "repel",
     "government_held": "government_held",
 }
 RESET_VERBS = frozenset(
-    ("retake", "repel", "withdraw", "passive_retake", "passive_repel", "passive_withdraw")
-)
+    (
+        "retake", "repel", "withdraw", "passive_retake", "passive_repel", "passive_halt",
+        "passive_withdraw",
+    )
+)  # fmt: skip
 _ATTACK_NOUNS = frozenset(("attack", "attacks", "assault", "assaults", "offensive", "push"))
 _ASSAULTS = frozenset(("stormed", "storming", "storms", "storm"))
 # "ISWAP fighters are in Maiduguri": a group said to be in a city is there.
@@ -60,13 +65,32 @@ _PLACE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _AGAINST_AFTER = re.compile(r"\s+against\b", re.IGNORECASE)
+# "people displaced by the M23 offensive ... in camps around Goma": the
+# fighting is why they left, not what happens where they are.
+_CAUSE_BEFORE = re.compile(
+    r"\b(?:displaced|uprooted|made\s+homeless|driven\s+from\s+their\s+homes)\s+by\s+"
+    r"(?:the\s+|a\s+|an\s+)?(?:[\w'-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|their|its|our|a|his|her)\s+$", re.IGNORECASE)
 # "an assault on Kunduz ... was repulsed", "fighters who tried to enter Kunduz were repelled".
 _ATTACK_BEFORE = re.compile(
     r"\b(?:(?:attacks?|assaults?|offensive|push|advance|raids?)\s+(?:on|against)"
+    r"|(?:siege|blockade|encirclement)\s+(?:of|on|around)"
     r"|(?:tried|trying|attempted|attempting|sought)\s+to\s+(?:enter|take|seize|capture|storm"
     r"|overrun|reach))\s+$",
     re.IGNORECASE,
+)
+# "a commander who surrendered in Gardez", "a fighter arrested in Mopti": the
+# place of one person's fate; "the sound of gunfire carried into the bazaar".
+_NOT_MOVING_IN = re.compile(
+    r"\b(?:surrendered|defected|arrested|detained|jailed|imprisoned|born|buried|sentenced"
+    r"|convicted|hospitali[sz]ed|treated|lives|lived|resides|resided|settled|sheltering"
+    r"|sheltered|carried|drifted|wafted)\s+$",
+    re.IGNORECASE,
+)
+_ATTACK_TAIL = re.compile(
+    r"\b(?:attacks?|assaults?|offensive|push|advance|raids?|incursions?)\s+$", re.IGNORECASE
 )
 # A place phrase names the whole city only loosely ("in Kunduz" may be its district).
 _PREP_PENALTY = 0.1
@@ -104,7 +128,10 @@ class CandidateReader:
             return self._prep_candidates(sentence, cue, targets, fighting=fighting)
         if verb in PASSIVE_VERB:
             passive = PASSIVE_VERB[verb]
-            subjects = self._finder.subject_of(i, cue.start)
+            if verb == "passive_halt":
+                subjects = self._attacked(i, sentence, cue)
+            else:
+                subjects = self._finder.subject_of(i, cue.start)
             if not subjects and verb == "passive_repel":
                 subjects = self._attacked(i, sentence, cue)
             return [
@@ -141,9 +168,11 @@ class CandidateReader:
         if not targets:
             return []
         text = self._text
+        if _NOT_MOVING_IN.search(text, max(sentence.start, cue.start - 16), cue.start):
+            return []
         lo, hi = clause_bounds(text, sentence.start, sentence.end, cue.start)
         combat = fighting or self._combat(lo, hi)
-        presence = PRESENCE.search(text, lo, cue.start) is not None
+        presence = self._present(sentence, lo, cue.start)
         if not presence and _BE_TAIL.search(text, max(lo, cue.start - 24), cue.start):
             presence = any(
                 _BE_BEFORE.fullmatch(text, a.end, cue.start) and not a.opponent
@@ -174,6 +203,17 @@ class CandidateReader:
             return [c for c in found if c not in hit]
         return found
 
+    def _present(self, sentence: Sentence, lo: int, pos: int) -> bool:
+        """A presence word ("gathered", "seen") before `pos` in the clause whose
+        subject is a group: not "protesters gathered", nor "the scars are visible"."""
+        found = PRESENCE.search(self._text, lo, pos)
+        if found is None:
+            return False
+        agents = [a for a in self._who.of_sentence(sentence) if lo <= a.start < found.start()]
+        if not agents:
+            return False
+        return CIVILIANS.search(self._text, agents[-1].end, found.start()) is None
+
     def _not_an_advance(self, sentence: Sentence, cue: Cue) -> bool:
         """A rocket attack on a city, or a village a few kilometres from it."""
         lo = max(sentence.start, cue.start - 60)
@@ -184,26 +224,29 @@ class CandidateReader:
         return False
 
     def _combat(self, lo: int, hi: int) -> bool:
-        """Fighting words in text[lo:hi], not counting a campaign ("the fight against")."""
+        """Fighting words in text[lo:hi], not counting a campaign ("the fight
+        against") nor the cause of a displacement ("displaced by the offensive")."""
         text = self._text
-        first = COMBAT.search(text, lo, hi)
-        if first is None:
-            return False
-        if not _AGAINST_AFTER.match(text, first.end(), hi):
-            return True
-        for found in COMBAT.finditer(text, first.start(), hi):
+        for found in COMBAT.finditer(text, lo, hi):
             if _AGAINST_AFTER.match(text, found.end(), hi) and _DETERMINER_BEFORE.search(
                 text, lo, found.start()
             ):
+                continue
+            if _CAUSE_BEFORE.search(text, max(lo, found.start() - 60), found.start()):
                 continue
             return True
         return False
 
     def _attacked(self, i: int, sentence: Sentence, cue: Cue) -> list[Target]:
-        """The capital of "an assault on Kunduz by the Taliban was repulsed"."""
+        """The capital of "an assault on Kunduz by the Taliban was repulsed", or of
+        "Qala-i-Naw ... after a Taliban assault was repelled" (the city in context)."""
         for mention in reversed(self._finder.mentions(i)):
             if mention.place is None or mention.end > cue.start or mention.exclusion:
                 continue
             if _ATTACK_BEFORE.search(self._text, sentence.start, mention.start):
                 return [Target(mention.place, "whole", "explicit")]
+        if _ATTACK_TAIL.search(self._text, max(sentence.start, cue.start - 20), cue.start):
+            # Only a capital of this sentence: one named earlier may not be the one attacked.
+            context = self._finder.in_context(i, cue.start)
+            return [] if context is None or context.resolution == "previous" else [context]
         return []

@@ -8,9 +8,10 @@ historical, see `modality`), and an armed group is its agent. Pure and
 deterministic: the same article always gives the same incursions.
 
 This module assembles the sentence's incursions (one per capital, the
-strongest kind); the parts live apart: `cues` (the words), `targets` (which
-capital), `candidates` (which kind), `attribution` (which group), `resets`
-(control changing hands back), `headlines` ("entered two provincial capitals").
+strongest kind); the parts live apart: `lexicon` (the words), `cues` (finding
+them), `targets` (which capital), `candidates` (which kind), `attribution`
+(which group), `resets` (control changing hands back), `headlines` ("entered
+two provincial capitals").
 """
 
 from __future__ import annotations
@@ -159,6 +160,8 @@ class _ArticleReader:
             return candidate.kind, *actor
         if candidate.kind != "captured":
             return None
+        if cue.verb == "flag":
+            return self.resets.flag_of_the_state(sentence, cue)
         if cue.verb == "capture":
             # "Somali forces seized Baidoa from al-Shabab": the state taking a city retakes it.
             return self.resets.by_the_state(sentence, cue)

@@ -49,7 +49,8 @@ _DENIAL = re.compile(
     r"|rumou?rs?|false\s+reports?|untrue"
     # Corrections and retractions: "wrongly said the Taliban had entered".
     r"|(?:wrongly|falsely|erroneously|incorrectly|mistakenly)\s+(?:said|says|reported|reports"
-    r"|stated|claimed|suggested)|retract(?:ed|s|ing)?|called\s+(?:the\s+)?reports?)\b"
+    r"|stated|claimed|suggested)|retract(?:ed|s|ing)?"
+    r"|call(?:ed|s|ing)?\s+(?:the\s+|these\s+|such\s+)?(?:reports?|claims?|accounts?|allegations?))\b"
 )
 _YEAR = re.compile(r"(?:1[89]|20)\d\d(?!\d|,\d)")
 _SINCE = re.compile(r"since\s+$")
@@ -110,9 +111,13 @@ _AHEAD_AFTER = re.compile(
 _AHEAD_BEFORE = re.compile(
     r"\b(?:expected|planned|imminent|feared|possible|potential|looming|anticipated|likely"
     r"|future|threatened|impending|new\s+threat\s+of)\s+(?:[\w-]+\s+)?$"
-    r"|\b(?:prepar\w*|plan|plans|planned|planning|plott\w*|threat\w*|vow\w*|promis\w*"
-    r"|warn\w*\s+of|mull\w*|consider\w*|readying)\s+(?:(?:an?|the|their|its|new|fresh|major"
-    r"|final|full-scale|large-scale|another)\s+){0,3}$"
+    r"|\b(?:prepar\w*(?:\s+for)?|plan|plans|planned|planning|plott\w*|threat\w*|vow\w*"
+    r"|promis\w*|warn\w*\s+of|mull\w*|consider\w*|readying)\s+(?:(?:an?|the|their|its|new"
+    r"|fresh|major|final|full-scale|large-scale|another)\s+){0,3}$"
+    # "the possibility of an RSF assault on El Obeid": what might come, named by its attacker.
+    r"|\b(?:possibility|prospect|likelihood|risk|danger|spectre|specter|fears?|chance"
+    r"|eventuality)\s+of\s+(?:(?:an?|the|another|new|fresh|renewed|major|final|full-scale"
+    r"|large-scale)\s+){0,2}(?:[\w'-]+\s+){0,2}$"
 )
 # A report refuted later in the sentence: "reports that ... turned out to be false".
 _REFUTED = re.compile(

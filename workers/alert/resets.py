@@ -17,7 +17,7 @@ from workers.alert.attribution import UNNAMED_PENALTY, Attribution, by_before, c
 from workers.alert.cues import Cue
 from workers.alert.modality import clause_bounds, discard_reason
 from workers.alert.sentences import Sentence
-from workers.alert.vocabulary import EventKind, PartClass, verb_kind
+from workers.alert.vocabulary import CIVILIANS, EventKind, PartClass, verb_kind
 
 # A retaking by the state that names no group: the group is unknown, the news is not.
 UNNAMED_GROUP = "unnamed armed group"
@@ -32,6 +32,9 @@ _HELD = re.compile(
     r"|pulled\s+out|retreated|fled|abandoned|driven\s+out|drove\s+out|driving\s+out)\b",
     re.IGNORECASE,
 )
+
+_FROM_BEFORE = re.compile(r"\bfrom\s+(?:the\s+)?$", re.IGNORECASE)
+_WON_BACK = re.compile(r"\b(?:retook|recaptured|regained|reclaimed|liberated|cleared)\b", re.I)
 
 Decision = tuple[EventKind, str, float]
 """(kind, armed group, confidence penalty)."""
@@ -114,6 +117,26 @@ class ResetReader:
         group = self._who.named(min(named, key=lambda a: abs(a.start - cue.start)))
         return None if group is None else ("retaken", *group)
 
+    def flag_of_the_state(self, sentence: Sentence, cue: Cue) -> Decision | None:
+        """State forces raising their flag over the seat of a city the group held
+        ("retook the centre of Ramadi from Islamic State militants and raised the
+        national flag over the government compound") have retaken it."""
+        agents = self._who.of_sentence(sentence)
+        subject = self._who.subject(agents, sentence, cue, passive=False)
+        if subject is None or not subject.opponent:
+            return None
+        text = self._text
+        if not (
+            _HELD.search(text, sentence.start, sentence.end)
+            or _WON_BACK.search(text, sentence.start, cue.start)
+        ):
+            return None
+        named = [a for a in agents if a.actor is not None]
+        if not named:
+            return None
+        group = self._who.named(min(named, key=lambda a: abs(a.start - cue.start)))
+        return None if group is None else ("retaken", *group)
+
     def _active(
         self,
         agents: list[AgentMention],
@@ -124,9 +147,18 @@ class ResetReader:
     ) -> Decision | bool | None:
         """The decision for an active reset cue, or True: "a reset by the state"."""
         if cue.verb == "withdraw":
-            named = None if subject is None or subject.opponent else self._who.named(subject)
+            # "... encircled Menaka and residents have fled the town": not the group.
+            named = (
+                None
+                if subject is None
+                or subject.opponent
+                or CIVILIANS.search(self._text, subject.end, cue.start)
+                else self._who.named(subject)
+            )
             return None if named is None else (kind, *named)
         if subject is not None and not subject.opponent:
+            if subject.generic and self._acts_on_the_group(agents, cue):
+                return True
             inside = [a for a in agents if cue.start < a.start < cue.end]
             if cue.verb == "retake" or (inside and inside[0].opponent):
                 return self._captured_by(subject, part)
@@ -134,6 +166,17 @@ class ResetReader:
         if cue.verb == "repel" and _OUT_OF_TAIL.search(cue.text) and not self._someone_out(cue):
             return None
         return True
+
+    def _acts_on_the_group(self, agents: list[AgentMention], cue: Cue) -> bool:
+        """Whether the cue names the group it pushed out or took the city from
+        ("resistance fighters pushed the Houthis out of Aden", "liberated Dhale
+        from Houthi forces"): unnamed fighters doing so are the other side."""
+        for a in agents:
+            if a.actor is None or not cue.start < a.start <= cue.end + 60:
+                continue
+            if a.start < cue.end or _FROM_BEFORE.search(self._text, cue.end, a.start):
+                return True
+        return False
 
     def _someone_out(self, cue: Cue) -> bool:
         """Whether "drove ... out of" names whom it drove out: an armed group or "them"."""

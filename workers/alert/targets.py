@@ -21,6 +21,7 @@ from workers.alert.vocabulary import (
     INSIDE,
     LANDMARK,
     NOT_TARGET_NOUNS,
+    PART_AHEAD,
     SEAT,
     PartClass,
     part_of,
@@ -229,15 +230,22 @@ class TargetFinder:
                 continue
             named = part_of(lower)
             if named is not None:
-                if part == "whole" or named in ("edge", "fringe"):
-                    part = named
+                part = named if part == "whole" or named in ("edge", "fringe") else part
                 seen_part = True
                 strong = strong or lower in INSIDE or named in ("edge", "fringe")
             elif lower in _CENTRAL and part == "whole" and token.end() + 1 in mentions:
                 part = "inside"
             elif word[0].isupper() and not seen_part and names < 3:
                 names += 1  # "the Albu Faraj neighbourhood of Ramadi": only with a part after
-            elif not (lower in FILLER or (lower in ("in", "to") and seen_part)):
+            elif not (
+                lower in FILLER
+                or (lower in ("in", "to") and seen_part)
+                or (
+                    words == 2
+                    and first_word == "the"
+                    and self._part_next(token.end(), sentence.end)
+                )
+            ):
                 break
             cursor = token.end()
         if names and not seen_part:
@@ -246,6 +254,11 @@ class TargetFinder:
             first_word = "the"  # "raised their flag over a main square"
         implicit = self._implicit(i, pos, part, strong, first_word)
         return [] if implicit is None else [implicit]
+
+    def _part_next(self, pos: int, end: int) -> bool:
+        """Whether the word after `pos` names a part of a city: "the port
+        [neighbourhoods] of Mopti", one word describing the part."""
+        return PART_AHEAD.match(self._text, pos, end) is not None
 
     def _landmark(self, lower: str, start: int, end: int) -> tuple[PartClass, int] | None:
         """("seat" or "inside", end) for "the governor's office", "the main bazaar"."""

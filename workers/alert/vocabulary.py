@@ -41,7 +41,7 @@ FILLER = frozenset((
 EDGE = frozenset((
     "entrance", "entrances", "gate", "gates", "gateway", "approaches", "doorstep", "perimeter",
     "airport", "vicinity", "approach", "checkpoint", "checkpoints", "defences", "defenses",
-    "frontline", "frontlines", "ramparts", "walls",
+    "frontline", "frontlines", "front", "ramparts", "walls",
 ))
 # The city's outer parts: fighting there threatens it, moving into them enters it.
 FRINGE = frozenset((
@@ -67,13 +67,13 @@ NOT_TARGET_NOUNS = frozenset((
     "official", "university", "highway", "road", "river", "valley", "hospital", "traders",
     "elders", "lawmakers", "mps", "authorities", "commander", "commanders", "garrison", "airbase",
     "base", "presidential", "palace", "barracks", "headquarters", "compound", "port", "refinery",
-    "dam", "bridge", "road", "roads", "front",
+    "dam", "bridge", "road", "roads",
 ))
 # fmt: on
 
 # The seat of government: taking it is taking the city.
 SEAT = re.compile(
-    r"(?:the\s+)?(?:provincial\s+)?(?:governor(?:['\u2019]s|s['\u2019]|s)?\s+(?:office|compound"
+    r"(?:the\s+)?(?:(?:provincial|regional|state)\s+)?(?:governor(?:['\u2019]s|s['\u2019]|s)?\s+(?:office|compound"
     r"|house|residence|palace|mansion|headquarters)|government\s+(?:buildings?|headquarters"
     r"|compound|offices?))\b",
     re.IGNORECASE,
@@ -121,6 +121,16 @@ TALKS = re.compile(
     r"|visited|visiting|ceasefire|truce|peace\s+(?:deal|process|agreement|accord))\b",
     re.IGNORECASE,
 )
+# People who are no armed group: their gathering or fleeing is no incursion.
+# "Residents said ..." only reports, so a speech verb after the noun excuses it.
+CIVILIANS = re.compile(
+    r"\b(?:residents|civilians|families|people|inhabitants|villagers|traders|shopkeepers"
+    r"|merchants|students|women|children|refugees|displaced|protest[eo]rs|demonstrators|crowds?"
+    r"|mourners|worshippers|survivors|farmers|herders|aid\s+workers|journalists|passengers"
+    r"|patients|locals|citizens|officials|staff|employees)\b"
+    r"(?!\s+(?:said|say|says|told|tell|reported|report|added|described|recounted))",
+    re.IGNORECASE,
+)
 PRESENCE = re.compile(
     r"\b(?:appeared|appear|appears|appearing|seen|spotted|present|roaming|roamed|patrolling"
     r"|patrolled|gathered|gathering|massed|massing|amassed|amassing|deployed|positioned"
@@ -129,6 +139,11 @@ PRESENCE = re.compile(
 )
 
 _PART_WORDS = "|".join(sorted(EDGE | FRINGE | INSIDE | AROUND))
+# The next word names a part of a city ("port [neighbourhoods]").
+PART_AHEAD = re.compile(
+    rf"\s+(?:{'|'.join(sorted(EDGE | FRINGE | INSIDE | AROUND | INSIDE_QUANT))})\b",
+    re.IGNORECASE,
+)
 # "the city", "the provincial capital", "the capital's"; not "the city of Kunduz"
 # or "the capital Kabul", which only introduce a name. "its" counts only before
 # a city part ("its neighbourhoods").
@@ -227,7 +242,8 @@ def prep_kind(prep: str, part: PartClass, *, combat: bool, presence: bool) -> Al
         if prep in IN_PREPS:
             kind = "entered"
         elif triggered:
-            kind = "threatened" if prep in _NEAR_PREPS else "entered"
+            # Fighting near the market or the governor's compound is fighting in the city.
+            kind = "threatened" if prep in _NEAR_PREPS and not combat else "entered"
     elif part == "whole" and prep != "to":
         if prep in _STRONG_IN or (presence and prep in IN_PREPS):
             kind = "entered"
