@@ -11,25 +11,44 @@ memory: `--articles` (default 1,000,000) distinct synthetic articles of about
 
 Run: .venv/bin/python bench/dedupe_speed.py [--articles N]
 Writes bench/results/dedupe_speed.json.
+
+A/B against an older version of the code, in alternating rounds (CPU time
+drifts by tens of per cent on a shared machine, so only figures of one run
+compare), each round in a fresh process:
+
+    mkdir -p /tmp/base && git archive COMMIT workers | tar -x -C /tmp/base
+    .venv/bin/python bench/dedupe_speed.py --baseline /tmp/base --rounds 8
+
+`--baseline` puts that folder first on the baseline processes' PYTHONPATH,
+so their `workers.dedupe` is the old one; both sides must give the same
+verdicts (checked on a digest of every article's duplicate_of, story_id and
+match). Writes bench/results/dedupe_speed_ab.json; no memory run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import resource
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import structlog
 
-from ingest.core.models import Article, Extraction
+from ingest.core.models import Article, Deduped, Extraction
 from workers.dedupe.index import DedupeIndex
 
 RESULT = Path(__file__).resolve().parent / "results" / "dedupe_speed.json"
+AB_RESULT = RESULT.with_name("dedupe_speed_ab.json")
 T0 = datetime(2021, 6, 20, tzinfo=UTC)
 
 
@@ -65,7 +84,7 @@ def article(number: int, body: str, when: datetime) -> Article:
     )
 
 
-def speed(tmp: Path, words: list[str], rng: np.random.Generator) -> dict[str, float]:
+def speed(tmp: Path, words: list[str], rng: np.random.Generator) -> dict[str, Any]:
     bodies: list[str] = []
     for number in range(5000):
         if number % 5 == 4:
@@ -75,16 +94,20 @@ def speed(tmp: Path, words: list[str], rng: np.random.Generator) -> dict[str, fl
         else:
             bodies.append(text(rng, words, 600))
     articles = [article(n, b, T0 + timedelta(seconds=n)) for n, b in enumerate(bodies)]
-    duplicates = 0
+    verdicts: list[Deduped] = []
     with DedupeIndex(tmp / "speed.sqlite3") as index:
         started = time.process_time()
         for start in range(0, len(articles), 500):
-            verdicts = index.check_and_add_all(articles[start : start + 500])
-            duplicates += sum(v.duplicate_of is not None for v in verdicts)
+            verdicts.extend(index.check_and_add_all(articles[start : start + 500]))
         cpu = time.process_time() - started
+    duplicates = sum(v.duplicate_of is not None for v in verdicts)
+    digest = hashlib.sha256()
+    for v in verdicts:
+        digest.update(f"{v.article.article_id} {v.duplicate_of} {v.story_id} {v.match}\n".encode())
     return {"articles": len(articles), "duplicates_found": duplicates,
             "copies_planted": len(articles) // 5, "cpu_s": round(cpu, 2),
-            "articles_per_s_per_core": round(len(articles) / cpu)}
+            "articles_per_s_per_core": round(len(articles) / cpu),
+            "verdicts_sha256": digest.hexdigest()}
 
 
 def memory(tmp: Path, words: list[str], rng: np.random.Generator, count: int) -> dict[str, float]:
@@ -111,13 +134,56 @@ def memory(tmp: Path, words: list[str], rng: np.random.Generator, count: int) ->
             "file_bytes_per_article": round(path.stat().st_size / count), "seconds": round(elapsed)}
 
 
+def one_round(baseline: Path | None) -> dict[str, Any]:
+    """The speed run in a fresh process, with `baseline` first on its path if given."""
+    env = dict(os.environ)
+    if baseline is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(baseline), env.get("PYTHONPATH")]))
+    done = subprocess.run([sys.executable, __file__, "--speed-only"], env=env, check=True,
+                          capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def compare(baseline: Path, rounds: int) -> None:
+    runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
+    for number in range(rounds):
+        order = ["baseline", "current"] if number % 2 == 0 else ["current", "baseline"]
+        for side in order:
+            runs[side].append(one_round(baseline if side == "baseline" else None))
+            print(f"round {number} {side}: {runs[side][-1]['articles_per_s_per_core']:,} "
+                  "articles/s per core", flush=True)
+    rates = {side: [r["articles_per_s_per_core"] for r in got] for side, got in runs.items()}
+    same = {r["verdicts_sha256"] for got in runs.values() for r in got}
+    print("| code | best | median | articles/s per core, rounds |\n| --- | --- | --- | --- |")
+    for side, got in rates.items():
+        print(f"| {side} | {max(got):,} | {statistics.median(got):,.0f} | "
+              f"{', '.join(f'{r:,}' for r in got)} |")
+    ratio = statistics.median(rates["current"]) / statistics.median(rates["baseline"])
+    print(f"median ratio current / baseline: {ratio:.2f}; same verdicts: {len(same) == 1}")
+    AB_RESULT.parent.mkdir(parents=True, exist_ok=True)
+    AB_RESULT.write_text(json.dumps({"baseline": str(baseline), "rounds": runs,
+                                     "median_ratio": round(ratio, 3),
+                                     "same_verdicts": len(same) == 1}, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=1_000_000)
+    parser.add_argument("--baseline", type=Path, help="folder holding an older workers/dedupe")
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--speed-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline is not None:
+        compare(args.baseline, args.rounds)
+        return
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
     rng = np.random.default_rng(7)
     words = vocabulary(rng)
+    if args.speed_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(speed(Path(tmp), words, rng)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         fast = speed(Path(tmp), words, rng)
         print("| measure | value | target |\n| --- | --- | --- |")

@@ -148,7 +148,7 @@ def test_near_duplicates_older_than_the_window_are_not_matched(db_path: Path) ->
 
 
 def test_one_folding_gives_the_whole_and_the_furniture_free_texts() -> None:
-    """`story_texts` folds once; what it returns equals normalising each text on its own."""
+    """What `story_texts` returns equals normalising each text on its own."""
     text = (
         "By Farida Sultani\n\nKABUL (Wire) \u2014 \u201cFighters\u201d entered the city"
         " on Sunday.\n"

@@ -11,8 +11,12 @@ a dict until they are frozen into a segment. Segments are merged in a
 binary-counter pattern (a new segment is merged with the previous one while
 it is at least as large), so there are O(log n) of them and each entry is
 rewritten O(log n) times. Within a key, entries stay in slot order. Entries
-older than the window are dropped when their segment is merged, or rewritten
-when more than half of a segment has expired.
+older than the window are dropped with their segment once all of it has
+expired, or by rewriting the segment once more than half of it has.
+
+A look-up costs a few numpy calls per segment plus a slice per key found in
+it; a key's entries in a segment are one slice of one (entries, columns)
+array, so they are gathered without computing their positions.
 
 A table is a cache of the SQLite index: it holds no information of its own
 and is rebuilt from the stored sketches when the process starts.
@@ -31,61 +35,47 @@ U32 = npt.NDArray[np.uint32]
 I64 = npt.NDArray[np.int64]
 
 
+_SLOT, _TIME, _STAMP = 0, 1, 2  # the columns of a segment's rows
+
+
 @dataclass(frozen=True)
 class _Segment:
     keys: U64  # sorted
-    slots: U32
-    times: U32  # the article's fetch time, Unix seconds
-    stamps: U32 | None
+    # One row per key: slot, the article's fetch time (Unix seconds) and, in
+    # stamped postings, the stamp. One array rather than one per column, so
+    # that a key's entries are one slice.
+    rows: U32
 
     @property
     def size(self) -> int:
         return int(self.keys.size)
 
     def nbytes(self) -> int:
-        extra = 0 if self.stamps is None else self.stamps.nbytes
-        return self.keys.nbytes + self.slots.nbytes + self.times.nbytes + extra
+        return self.keys.nbytes + self.rows.nbytes
 
     def select(self, which: npt.NDArray[np.bool_] | I64) -> _Segment:
-        stamps = None if self.stamps is None else self.stamps[which]
-        return _Segment(self.keys[which], self.slots[which], self.times[which], stamps)
+        return _Segment(self.keys[which], self.rows[which])
 
-    def ranges(self, keys: U64, quota: I64 | None = None) -> I64:
-        """Positions of the entries of `keys`, each key's in slot order.
-
-        With `quota`, at most `quota[i]` of key i's, the newest; the quota
-        is reduced by what was taken.
-        """
-        left = np.searchsorted(self.keys, keys, side="left")
-        right = np.searchsorted(self.keys, keys, side="right")
-        if quota is not None:
-            left = np.maximum(left, right - quota)
-            quota -= right - left
-        lengths = right - left
-        total = int(lengths.sum())
-        if total == 0:
-            return np.zeros(0, dtype=np.int64)
-        # concatenated aranges left[i]..right[i] without a Python loop
-        shift = np.repeat(left - np.cumsum(lengths) + lengths, lengths)
-        return shift + np.arange(total, dtype=np.int64)
+    def spans(self, keys: U64) -> tuple[list[int], list[int]]:
+        """(starts, ends) of each key's entries, in slot order within a key."""
+        left: list[int] = self.keys.searchsorted(keys, side="left").tolist()
+        right: list[int] = self.keys.searchsorted(keys, side="right").tolist()
+        return left, right
 
 
-def _segment(keys: U64, slots: U32, times: U32, stamps: U32 | None) -> _Segment:
+def _segment(keys: U64, rows: U32) -> _Segment:
     order = np.argsort(keys, kind="stable")
-    return _Segment(keys[order], slots[order], times[order],
-                    None if stamps is None else stamps[order])
+    return _Segment(keys[order], rows[order])
 
 
 def _concat(older: _Segment, newer: _Segment) -> _Segment:
-    stamps = None
-    if older.stamps is not None and newer.stamps is not None:
-        stamps = np.concatenate((older.stamps, newer.stamps))
-    return _segment(
-        np.concatenate((older.keys, newer.keys)),
-        np.concatenate((older.slots, newer.slots)),
-        np.concatenate((older.times, newer.times)),
-        stamps,
-    )
+    return _segment(np.concatenate((older.keys, newer.keys)),
+                    np.concatenate((older.rows, newer.rows)))
+
+
+def _rows(*columns: U32) -> U32:
+    rows: U32 = np.stack(columns, axis=1).astype(np.uint32)
+    return rows
 
 
 class Postings:
@@ -127,20 +117,27 @@ class Postings:
 
     def add_many(self, keys: U64, slots: U32, seen_at: U32, stamps: U32 | None = None) -> None:
         """Bulk load (start-up): entry i is key `keys[i]` of the article in `slots[i]`."""
+        if self.stamped != (stamps is not None):
+            raise ValueError("stamps are given exactly when the postings are stamped")
         if keys.size:
-            self._push(_segment(keys.copy(), slots.astype(np.uint32), seen_at.astype(np.uint32),
-                                None if stamps is None else stamps.astype(np.uint32)))
+            columns = (slots, seen_at) if stamps is None else (slots, seen_at, stamps)
+            self._push(_segment(keys.copy(), _rows(*columns)))
 
     def candidates(self, keys: U64, cutoff: int) -> set[int]:
         """Slots sharing at least one key, among articles seen at or after `cutoff`."""
         found: set[int] = set()
-        for key in keys.tolist():
+        listed = keys.tolist()
+        for key in listed:
             for slot, _ in self._fresh.get(key, ()):
                 found.add(slot)
         for segment in self._segments:
-            at = segment.ranges(keys)
-            if at.size:
-                found.update(segment.slots[at[segment.times[at] >= cutoff]].tolist())
+            # Most keys have no entry: slicing the few that do costs less than
+            # gathering positions for all of them.
+            left, right = segment.spans(keys)
+            for start, end in zip(left, right, strict=True):
+                if start < end:
+                    rows = segment.rows[start:end]
+                    found.update(rows[rows[:, _TIME] >= cutoff, _SLOT].tolist())
         return found
 
     def counts(
@@ -151,42 +148,56 @@ class Postings:
         Among each key's `newest` entries (the newest first) of articles seen
         at or after `cutoff` and stamped in [low, high]: a key that half the
         stream carries would otherwise make every look-up read all of it.
+        Entries not frozen yet are counted whatever their fetch time.
         """
-        parts: list[U32] = []
-        quota = np.full(keys.size, newest, dtype=np.int64)
+        listed = keys.tolist()
+        quota = [newest] * len(listed)
         fresh: list[int] = []
-        for position, key in enumerate(keys.tolist()):
-            entries = self._fresh.get(key, ())[-newest:]
-            quota[position] -= len(entries)
-            fresh.extend(slot for slot, stamp in entries if low <= stamp <= high)
-        if fresh:
-            parts.append(np.asarray(fresh, dtype=np.uint32))
+        for position, key in enumerate(listed):
+            entries = self._fresh.get(key)
+            if entries:
+                entries = entries[-newest:]
+                quota[position] -= len(entries)
+                fresh.extend(slot for slot, stamp in entries if low <= stamp <= high)
+        # each key's entries in each segment, one slice each, filtered all at once
+        parts: list[U32] = []
+        wanted = np.asarray(quota, dtype=np.int64)
         for segment in reversed(self._segments):
-            at = segment.ranges(keys, quota)
-            if at.size:
-                slots = segment.slots[at]
-                live = segment.times[at] >= cutoff
-                if segment.stamps is not None:
-                    stamps = segment.stamps[at]
-                    live &= stamps >= low
-                    live &= stamps <= high
-                parts.append(slots[live])
-            if not quota.any():
+            if not wanted.any():
                 break
-        if not parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        found = np.concatenate(parts).astype(np.int64)
+            left = segment.keys.searchsorted(keys, side="left")
+            right = segment.keys.searchsorted(keys, side="right")
+            start = np.maximum(left, right - wanted)  # the newest `wanted` of each key's
+            wanted -= right - start
+            parts.extend(segment.rows[first:end] for first, end
+                         in zip(start.tolist(), right.tolist(), strict=True) if first < end)
+        found = np.asarray(fresh, dtype=np.int64)
+        if parts:
+            rows = np.concatenate(parts)
+            live = rows[:, _TIME] >= cutoff
+            if self.stamped:
+                stamps = rows[:, _STAMP]
+                live &= stamps >= low
+                live &= stamps <= high
+            found = np.concatenate((found, rows[live, _SLOT]))
+        if not found.size:
+            return found, found
         found.sort()
         # run-length counts of the sorted slots
-        edges = np.flatnonzero(np.diff(found, prepend=-1, append=-1))
-        return found[edges[:-1]].astype(np.int64), np.diff(edges).astype(np.int64)
+        opens = np.empty(found.size, dtype=np.bool_)
+        opens[0] = True
+        np.not_equal(found[1:], found[:-1], out=opens[1:])
+        starts = np.flatnonzero(opens)
+        lengths = np.empty(starts.size, dtype=np.int64)
+        lengths[:-1] = starts[1:] - starts[:-1]
+        lengths[-1] = found.size - starts[-1]
+        return found[starts], lengths
 
     def expire(self, cutoff: int) -> None:
         """Forget entries seen before `cutoff` where that frees at least half a segment."""
         kept: list[_Segment] = []
         for segment in self._segments:
-            live = segment.times >= cutoff
+            live = segment.rows[:, _TIME] >= cutoff
             alive = int(np.count_nonzero(live))
             if alive == 0:
                 continue
@@ -203,13 +214,11 @@ class Postings:
         if not self._fresh_slots:
             return
         counts = [k.size for k in self._fresh_keys]
-        segment = _segment(
-            np.concatenate(self._fresh_keys),
-            np.repeat(np.asarray(self._fresh_slots, dtype=np.uint32), counts),
-            np.repeat(np.asarray(self._fresh_times, dtype=np.uint32), counts),
-            np.repeat(np.asarray(self._fresh_stamps, dtype=np.uint32), counts)
-            if self.stamped else None,
-        )
+        columns = [self._fresh_slots, self._fresh_times]
+        if self.stamped:
+            columns.append(self._fresh_stamps)
+        rows = np.repeat(np.asarray(columns, dtype=np.uint32).T, counts, axis=0)
+        segment = _segment(np.concatenate(self._fresh_keys), rows)
         self._fresh = {}
         self._fresh_keys, self._fresh_slots, self._fresh_times, self._fresh_stamps = [], [], [], []
         self._push(segment)

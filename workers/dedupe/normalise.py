@@ -17,6 +17,8 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
+
 
 class _PunctuationTable(dict[int, str | None]):
     """A `str.translate` table filled on first sight of each code point.
@@ -88,8 +90,7 @@ def strip_furniture(text: str) -> str:
 def furniture_free(lines: list[str]) -> list[int | str]:
     """What `strip_furniture` keeps of `text.splitlines()`: a line's index, or its cut text.
 
-    A line kept whole is given by its index, so that a caller holding the
-    line already normalised need not normalise it again.
+    A line kept whole is given by its index.
     """
     kept: list[int | str] = []
     for number, raw in enumerate(lines):
@@ -117,43 +118,88 @@ def _words(paragraph: str) -> int:
 
 
 def story_texts(text: str) -> tuple[str, str, str]:
-    """`normalise_text(text)`, `strip_furniture(text)` and the latter normalised.
-
-    Folds the text once: folding (NFKC, case, punctuation) maps no character
-    to a line break or a line break to anything else, and composes nothing
-    across one, so the folded text has the original's lines and each folded
-    line is that line's own folding.
-    """
-    folded = _fold(text)
+    """`normalise_text(text)`, `strip_furniture(text)` and the latter normalised."""
+    normalised = normalise_text(text)
     lines = text.splitlines()
-    folded_lines = folded.splitlines()
     kept = furniture_free(lines)
     stripped = "\n".join(part if isinstance(part, str) else lines[part].strip() for part in kept)
-    normalised = " ".join(folded.split())
-    if len(folded_lines) != len(lines):  # not expected; stay correct if it happens
-        return normalised, stripped, normalise_text(stripped)
     if all(isinstance(part, int) for part in kept) and len(kept) == sum(
         1 for line in lines if line and not line.isspace()
     ):
         # every line kept whole, only blank ones dropped: the same words as the whole text
         return normalised, stripped, normalised
-    story = " ".join(
-        folded_lines[part] if isinstance(part, int) else _fold(part) for part in kept
-    )
-    return normalised, stripped, " ".join(story.split())
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
+    return normalised, stripped, normalise_text(stripped)
 
 
 def normalise_text(text: str) -> str:
     """Unicode NFKC, case-folded, punctuation and symbols removed, whitespace collapsed.
 
     Words stay separated by one space: "Kunduz's  GATE--today" (any quote or
-    dash) and "kunduz s gate today" normalise alike.
+    dash) and "kunduz s gate today" normalise alike. That is
+    `" ".join(_fold(text).split())`, computed on UTF-8 bytes so that a word
+    costs no Python object: `_fold` proper only on the characters beyond
+    ASCII, a byte table for the rest, and numpy to collapse the spaces.
     """
-    return " ".join(_fold(text).split())
+    data = text.encode("ascii") if text.isascii() else _fold_beyond_ascii(text).encode("utf-8")
+    codes = np.frombuffer(data.translate(_ASCII_FOLD), dtype=np.uint8)
+    space = codes == _SPACE
+    # a space is kept unless it follows another one
+    keep = np.ones(codes.size, dtype=np.bool_)
+    np.logical_not(space[1:] & space[:-1], out=keep[1:])
+    return codes[keep].tobytes().strip(b" ").decode("utf-8")
+
+
+def _fold(text: str) -> str:
+    """NFKC, case-folded, punctuation and symbols to spaces, format characters removed."""
+    return unicodedata.normalize("NFKC", text).casefold().translate(_TABLE)
+
+
+def _ascii_table() -> bytes:
+    """A `bytes.translate` table that does `_fold` to ASCII characters and turns the
+    whitespace that `str.split` splits on into spaces; bytes of multi-byte UTF-8
+    characters stay as they are."""
+    table = bytearray(range(256))
+    for code in range(128):
+        folded = _fold(chr(code))
+        table[code] = ord(" ") if folded.isspace() else ord(folded)
+    return bytes(table)
+
+
+_ASCII_FOLD = _ascii_table()
+_SPACE = np.uint8(ord(" "))
+# Whitespace beyond ASCII that `str.split` splits on, as a space (all of it is in
+# the Basic Multilingual Plane; NFKC already turns most of it into a space).
+_SPACES = {code: " " for code in range(0x80, 0x10000) if chr(code).isspace()}
+
+
+def _fold_beyond_ascii(text: str) -> str:
+    """`text` with each run of non-ASCII characters `_fold`-ed, its whitespace as spaces.
+
+    `str.translate` takes a dictionary look-up per character from the first
+    non-ASCII one on, so one curly quote near the start of an article made
+    folding all of it slow. Folding works character by character except for
+    NFKC composition, which never joins an ASCII character to the one before
+    it: a run is folded together with the character before it, and the
+    ASCII in between is left to `_ASCII_FOLD`, which leaves `_fold`'s output
+    as it is. The runs are found with numpy (a regex scan costs more).
+    """
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    beyond = np.flatnonzero(codes > 0x7F)
+    # a run starts where the previous character is ASCII and ends after its last one
+    opens = np.empty(beyond.size, dtype=np.bool_)
+    opens[:1] = True
+    np.not_equal(beyond[1:], beyond[:-1] + 1, out=opens[1:])
+    starts = beyond[opens]
+    ends = np.append(beyond[np.flatnonzero(opens)[1:] - 1], beyond[-1:]) + 1
+    parts: list[str] = []
+    at = 0
+    for run_start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        start = max(run_start - 1, at)
+        parts.append(text[at:start])
+        parts.append(_fold(text[start:end]).translate(_SPACES))
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def text_hash(text: str) -> str:

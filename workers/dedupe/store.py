@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS sketch (
 CREATE INDEX IF NOT EXISTS sketch_by_time ON sketch (seen_at);
 """
 _CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
+# First copies kept in memory once committed: near and story matches look up
+# mostly recent articles, and a look-up in the file costs more than the rest
+# of a story match. A few megabytes, whatever the window.
+RECENT_FIRST_COPIES = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class IndexFile:
         except BaseException:
             self._db.close()
             raise
+        self._recent: dict[int, Stored] = {}  # by slot, oldest first
         self._reset()
 
     def _create_schema(self) -> None:
@@ -221,15 +226,17 @@ class IndexFile:
     ) -> list[_Row]:
         """First copies in `slots` seen at or after `cutoff`, by slot: this batch's own
         (not written yet) from memory, the others from the file (`columns` start with
-        the slot)."""
+        the slot). The file holds every slot in `_recent` that is seen at or after
+        `cutoff`: rows are only purged before a cutoff, which never decreases."""
         found: list[tuple[int, _Row]] = []
         wanted: list[int] = []
         for slot in sorted(slots):
             new = self._new_sketches.get(slot)
-            if new is None:
+            stored = self._recent.get(slot) if new is None else new[0]
+            if stored is None:
                 wanted.append(slot)
-            elif new[0].seen_at >= cutoff:
-                found.append((slot, from_batch(new[0])))
+            elif stored.seen_at >= cutoff:
+                found.append((slot, from_batch(stored)))
         read = False
         for chunk in _chunks(wanted):
             # `columns` is one of this module's two constant lists, never input.
@@ -279,6 +286,10 @@ class IndexFile:
                 "DELETE FROM sketch WHERE seen_at < ? RETURNING terms", (cutoff,)
             )]
         self._db.execute("COMMIT")
+        for stored, _, _ in self._new_sketches.values():
+            self._recent[stored.slot] = stored
+        for _ in range(len(self._recent) - RECENT_FIRST_COPIES):
+            del self._recent[next(iter(self._recent))]
         self._reset()
         return purged
 
