@@ -1,16 +1,22 @@
 """Notify's delivery path alone: the `Dispatcher` sending planned ledger rows, no broker.
 
-Run: `.venv/bin/python bench/notify_dispatch_bench.py [--deliveries 10000] [--subs 1000]`.
-Plans `--deliveries` webhook deliveries (each alert to 17 of `--subs` subscriptions)
-into a fresh ledger, then lets one dispatcher send them all to 20 loopback receivers
-in a child process. Prints deliveries per second and CPU ms per delivery of this
-process, which separates the delivery path from the Kafka consumer and producer.
+Run: `.venv/bin/python bench/notify_dispatch_bench.py [--deliveries 10000] [--subs 1000]
+[--out FILE]`. Plans `--deliveries` webhook deliveries (each alert to 17 of `--subs`
+subscriptions) into a fresh ledger, then lets one dispatcher send them all to 20
+loopback receivers in a child process. Prints a table (deliveries per second, CPU ms
+per delivery of this process, which separates the delivery path from the Kafka
+consumer and producer) and writes it to `bench/results/notify_dispatch_bench.json`.
+An A/B against another version of `workers/`: run it again with `PYTHONPATH`
+pointing at that version (e.g. `git archive HEAD workers | tar -x -C /tmp/base`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import json
+import os
 import random
 import tempfile
 import time
@@ -33,6 +39,8 @@ def main() -> None:
     parser.add_argument("--subs", type=int, default=1000)
     parser.add_argument("--fanout", type=int, default=17)
     parser.add_argument("--in-flight", type=int, default=256)
+    parser.add_argument("--out", type=Path,
+                        default=Path(__file__).parent / "results" / "notify_dispatch_bench.json")
     args = parser.parse_args()
     configure_logging("info", "json")
     rng = random.Random(7)
@@ -65,11 +73,26 @@ def main() -> None:
         await senders.close()
         return wall, cpu
 
+    load_start = os.getloadavg()
     wall, cpu = asyncio.run(run())
     got = rx.finish()
-    print(f"deliveries {len(rows)}, received {len(got['arrivals'])}, "
-          f"connections {got['connections']}")
-    print(f"deliveries/s {len(rows) / wall:.0f}, CPU ms per delivery {cpu * 1000 / len(rows):.3f}")
+    result = {
+        "deliveries": len(rows), "received": len(got["arrivals"]),
+        "receiver_connections": got["connections"], "duplicates": got["duplicates"],
+        "deliveries_per_s": len(rows) / wall, "cpu_ms_per_delivery": cpu * 1000 / len(rows),
+        "workers_from": str(Path(inspect.getfile(Senders)).parents[2]),  # which version ran
+        "load_average_start": load_start, "load_average_end": os.getloadavg(),
+    }
+    print(f"{'measure':<40}{'value':>12}")
+    print(f"{'deliveries sent / received':<40}{len(rows):>6}/{len(got['arrivals']):<5}")
+    print(f"{'receiver connections':<40}{got['connections']:>12}")
+    print(f"{'deliveries/s (wall clock)':<40}{result['deliveries_per_s']:>12.0f}")
+    print(f"{'CPU ms per delivery (this process)':<40}{result['cpu_ms_per_delivery']:>12.3f}")
+    print(f"{'load average at the end (1, 5, 15 min)':<40}"
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg()):>16}")
+    print(f"workers/ from {result['workers_from']}")
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -118,3 +118,22 @@ def test_claims_lease_one_row_per_free_subscription_and_a_batch_records_each_out
     again = ledger.claim_due(now, "me", 60.0, [], 10)
     assert sorted(d.subscription_id for d in again) == ["a", "b", "c"]
     assert b.delivery_id not in {d.delivery_id for d in again}
+
+
+def test_a_leased_row_is_due_again_when_its_lease_ends_or_its_owner_is_gone(
+    tmp_path: Path,
+) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    t = datetime(2021, 6, 22, 9, 30, tzinfo=UTC)
+    (did,) = plan(ledger, make_alert(KUNDUZ), [make_sub("a", "webhook", "https://x.example")],
+                  now=t)
+    now = t.timestamp()
+    (first,) = ledger.claim_due(now, "p1", 60.0, [], 10)
+    assert first.delivery_id == did
+    assert ledger.claim_due(now + 59, "p2", 60.0, [], 10) == []  # p1 still holds it
+    (second,) = ledger.claim_due(now + 61, "p2", 60.0, [], 10)  # p1's lease ran out
+    assert second.delivery_id == did
+    assert ledger.claim_due(now + 62, "p3", 60.0, [], 10) == []
+    assert ledger.release_leases(lambda owner: owner == "p2", now + 62) == 1
+    (third,) = ledger.claim_due(now + 62, "p3", 60.0, [], 10)  # p2 is gone: due at once
+    assert third.delivery_id == did

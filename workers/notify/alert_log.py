@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ingest.core.models import Alert
@@ -59,23 +60,34 @@ class AlertLog:
         With `sync=False` the line is durable only after the next `sync()`, so a
         batch pays for one fsync: call `sync()` before its offsets are committed.
         """
-        if alert.alert_id in self.delivered:
-            return False
+        return bool(self.record_many([alert], sync=sync))
+
+    def record_many(self, alerts: Sequence[Alert], *, sync: bool = True) -> list[Alert]:
+        """Append the alerts not already there, under one lock and in one write; return them."""
+        fresh = [a for a in alerts if a.alert_id not in self.delivered]
+        if not fresh:
+            return []
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
             self._catch_up()
-            if alert.alert_id in self.delivered:
-                return False  # another process wrote it since we last looked
-            line = alert.model_dump_json().encode() + b"\n"
-            os.write(self._fd, line)
-            self._read_to += len(line)
+            new: list[Alert] = []
+            lines: list[bytes] = []
+            for alert in fresh:
+                if alert.alert_id in self.delivered:
+                    continue  # another process wrote it since we last looked, or a repeat
+                self.delivered.add(alert.alert_id)
+                new.append(alert)
+                lines.append(alert.model_dump_json().encode() + b"\n")
+            if lines:
+                data = b"".join(lines)
+                os.write(self._fd, data)
+                self._read_to += len(data)
+                self._dirty = True
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
-        self.delivered.add(alert.alert_id)
-        self._dirty = True
         if sync:
             self.sync()
-        return True
+        return new
 
     def sync(self) -> None:
         """Flush and fsync what `record` wrote since the last sync."""

@@ -91,19 +91,20 @@ class Senders:
         self.settings = settings
         self.user_agent = user_agent
         self._session: aiohttp.ClientSession | None = None
-        # id(items) -> (items, its `data` JSON): rows of one alert share their items tuple
-        # (see `ItemsCache`), so its ~13 webhooks encode the alert once. The tuple is kept
-        # alongside, so its id cannot be reused by another object while cached.
-        self._data: dict[int, tuple[object, str]] = {}
+        self._checked: set[str] = set()  # targets that passed `check_target`
+        # id(items) -> (items, its `data` JSON as UTF-8): rows of one alert share their items
+        # tuple (see `ItemsCache`), so its ~13 webhooks encode the alert once. The tuple is
+        # kept alongside, so its id cannot be reused by another object while cached.
+        self._data: dict[int, tuple[object, bytes]] = {}
 
-    def _data_json(self, d: Delivery) -> str:
+    def _data_json(self, d: Delivery) -> bytes:
         if d.kind == "digest":
-            return webhook_data_json(d)
+            return webhook_data_json(d).encode()
         known = self._data.get(id(d.items))
         if known is None or known[0] is not d.items:
             if len(self._data) >= 512:
                 del self._data[next(iter(self._data))]
-            known = self._data[id(d.items)] = (d.items, webhook_data_json(d))
+            known = self._data[id(d.items)] = (d.items, webhook_data_json(d).encode())
         return known[1]
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -130,10 +131,14 @@ class Senders:
     async def send(self, sub: Subscription, d: Delivery, now: datetime) -> SendResult:
         if sub.channel == "email":
             return await self._email(sub, d)
-        try:
-            check_target(sub.target, self.settings.allow_private_targets)
-        except TargetRefused as exc:
-            return SendResult(ok=False, error=str(exc), permanent=True)
+        if sub.target not in self._checked:
+            try:
+                check_target(sub.target, self.settings.allow_private_targets)
+            except TargetRefused as exc:
+                return SendResult(ok=False, error=str(exc), permanent=True)
+            if len(self._checked) >= 4096:
+                self._checked.clear()
+            self._checked.add(sub.target)
         if sub.channel == "chat":
             body = json.dumps(chat_body(d)).encode()
             return await self._post(sub.target, body, {})

@@ -91,6 +91,7 @@ class NotifyStage:
         deadline = self.settings.notify.delivery_deadline.total_seconds()
         results: list[Result] = []
         rows = []
+        new_alerts: list[Alert] = []
         for inbound in batch:
             try:
                 alert = inbound.payload_as(Alert)
@@ -98,13 +99,14 @@ class NotifyStage:
                 results.append(exc)
                 continue
             if inbound.event.type == Alert.ce_type:
-                self._local(alert)
+                new_alerts.append(alert)
             matched = index.match(alert)
             rows += plan_deliveries(
                 alert, inbound.event.type, matched, now=now, deadline_s=deadline,
                 already_told=self.ledger.told,
             )
             results.append(())
+        self._local(new_alerts)
         self.alert_log.sync()  # before the runtime commits this batch's offsets
         if not rows:
             return results
@@ -113,14 +115,19 @@ class NotifyStage:
             log.info("deliveries_planned", new=len(added), replayed=len(rows) - len(added))
         return results
 
-    def _local(self, alert: Alert) -> None:
-        if self.alert_log.record(alert, sync=False):
+    def _local(self, alerts: list[Alert]) -> None:
+        """The local channel: each new alert once in the JSON-lines file (one locked write
+        for the batch) and on stdout."""
+        if not alerts:
+            return
+        written = self.alert_log.record_many(alerts, sync=False)
+        for alert in written:
             log.info("alert_delivered", alert_id=alert.alert_id, kind=alert.kind,
                      capital=alert.capital.name, channel="jsonl")
             if self.stdout:
                 print(summary_line(alert), file=sys.stdout, flush=True)
-        else:
-            log.info("alert_already_delivered", alert_id=alert.alert_id)
+        if len(written) < len(alerts):
+            log.info("alerts_already_delivered", alerts=len(alerts) - len(written))
 
     def close(self) -> None:
         if self.engine is not None:
