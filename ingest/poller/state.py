@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.core.models import Item, utc_now
+from ingest.core.sqlite_files import use_wal
 from ingest.poller.entries import entry_key
 from ingest.poller.health import Health
 
@@ -179,7 +180,7 @@ class FeedStateStore:
         self._db.execute("PRAGMA busy_timeout=10000")  # another poller process writing
         # WAL survives a process crash with every committed transaction; a
         # power loss may drop the last few, which only re-emits (at-least-once).
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         # Poller processes sharing a data folder start together: the schema check and
         # its additions run in one write transaction, so a second process sees the

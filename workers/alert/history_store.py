@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ingest.core.sqlite_files import use_wal
 from workers.alert.control import Development, episode_around
 from workers.alert.vocabulary import EventKind
 
@@ -71,7 +72,7 @@ class HistoryStore:
 
     def __init__(self, path: Path | str) -> None:
         self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         # Alerts are rare and each one must survive a power cut once produced.
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
+from ingest.core.sqlite_files import use_wal
 from workers.dedupe.sketch import U32
 
 log = structlog.get_logger()
@@ -103,7 +104,7 @@ class IndexFile:
         # Autocommit mode: transactions are begun and ended explicitly below.
         self._db = sqlite3.connect(path, isolation_level=None)
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db)
             self._db.execute("PRAGMA synchronous=FULL")
             self._create_schema()
         except BaseException:

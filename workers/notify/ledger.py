@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest.core.sqlite_files import use_wal
 from workers.notify.rows import Attempt, Delivery, ItemsCache, Outcome
 
 __all__ = ["Attempt", "Delivery", "Ledger", "Outcome", "apply_remote"]
@@ -90,7 +91,7 @@ class Ledger:
         self._db = sqlite3.connect(
             path, timeout=30.0, isolation_level=None, check_same_thread=False
         )
-        self._db.execute("PRAGMA journal_mode=WAL")
+        use_wal(self._db)
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._items = ItemsCache()
