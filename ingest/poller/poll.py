@@ -60,29 +60,22 @@ class DeliveredEntries(Protocol):
     def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]: ...
 
 
-class _NothingDelivered:
-    def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]:
-        return frozenset()
-
-    def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]:
-        return frozenset()
-
-
-NOTHING_DELIVERED: DeliveredEntries = _NothingDelivered()
-"""For a poll loop that keeps no history (benchmarks, tests)."""
-
-
 @dataclass(frozen=True)
-class _InState:
-    """The entries a state carries (`FeedState.emitted`), for polls without a store."""
+class _KeysOnly:
+    """Delivered entry keys held in memory (`FeedState.emitted`), no item ids: for
+    polls without a store."""
 
-    state: FeedState
+    keys: frozenset[str]
 
     def keys_among(self, feed_url: str, keys: Collection[str]) -> frozenset[str]:
-        return self.state.emitted.intersection(keys)
+        return self.keys.intersection(keys)
 
     def ids_among(self, feed_url: str, item_ids: Collection[str]) -> frozenset[str]:
         return frozenset()
+
+
+NOTHING_DELIVERED: DeliveredEntries = _KeysOnly(frozenset())
+"""For a poll loop that keeps no history (benchmarks, tests)."""
 
 
 FEED_ACCEPT = (
@@ -181,7 +174,7 @@ async def poll_feed(
     # back behind a busy delivery thread stalls every poll in flight for milliseconds.
     # So the parse and its lookups run in a worker thread, and the parse builds items
     # only for entries not delivered before.
-    delivered = known or _InState(state)
+    delivered = known or _KeysOnly(state.emitted)
 
     def parse() -> tuple[ParsedFeed, Known]:
         parsed = parse_feed(
