@@ -86,20 +86,18 @@ LANDMARK = re.compile(
     re.IGNORECASE,
 )
 
+# Fighting on the ground, as against fire from afar: "fighting in the centre of
+# Kunduz" places the group inside, "shelling killed five in a market" does not.
+_GROUND_WORDS = (
+    r"fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
+    r"|battling|gunfights?|firefights?|gun\s+battles?|skirmish(?:es|ed)?"
+)
 COMBAT = re.compile(
-    r"\b(?:fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
-    r"|battling|gunfights?|firefights?|gunfire|gun\s+battles?|skirmish(?:es|ed)?|shelling"
-    r"|shelled|offensive|bombardment|firing"
+    rf"\b(?:{_GROUND_WORDS}|gunfire|shelling|shelled|offensive|bombardment|firing"
     r"|exchange\s+of\s+fire|ambush|ambushed|ambushing)\b",
     re.IGNORECASE,
 )
-# Fighting on the ground, as against fire from afar: "fighting in the centre of
-# Kunduz" places the group inside, "shelling killed five in a market" does not.
-GROUND_COMBAT = re.compile(
-    r"\b(?:fight|fights|fighting|fought|clash|clashes|clashed|clashing|battle|battles|battled"
-    r"|battling|gunfights?|firefights?|gun\s+battles?|skirmish(?:es|ed)?|street\s+fighting)\b",
-    re.IGNORECASE,
-)
+GROUND_COMBAT = re.compile(rf"\b(?:{_GROUND_WORDS}|street\s+fighting)\b", re.IGNORECASE)
 # Strikes from afar and their toll: in a city they are no incursion into it.
 STRIKE = re.compile(
     r"\b(?:bomb|bombs|bombing|bombings|bomber|bombers|bombed|blasts?|explosions?|explosives?"
