@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ingest.core.models import Item, utc_now
-from ingest.core.sqlite_files import use_wal
+from ingest.core.sqlite_files import IN_CHUNK, chunks, in_list, use_wal
 from ingest.poller.entries import entry_key
 from ingest.poller.health import Health
 
@@ -36,8 +36,6 @@ if TYPE_CHECKING:
     from ingest.poller.poll import PollResult
 
 STATE_FILE = "poller-state.sqlite3"
-_IN_CHUNK = 500
-"""values per `IN (...)` query: far under SQLite's limit on parameters"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,9 +226,9 @@ class FeedStateStore:
         wanted = None if feed_urls is None else set(feed_urls)
         query = f"SELECT feed_url, {_NAMES} FROM feeds"  # noqa: S608 (our column names)
         with self._lock:
-            if wanted is not None and len(wanted) <= 500:
-                marks = ", ".join("?" for _ in wanted)
-                cursor = self._db.execute(f"{query} WHERE feed_url IN ({marks})", tuple(wanted))
+            if wanted is not None and len(wanted) <= IN_CHUNK:
+                where = in_list(" WHERE feed_url IN ({})", wanted)
+                cursor = self._db.execute(query + where, tuple(wanted))
             else:
                 cursor = self._db.execute(query)
             rows = cursor.fetchall()
@@ -253,13 +251,12 @@ class FeedStateStore:
         found: set[str] = set()
         unique = list(set(values))
         with self._read_lock:
-            for start in range(0, len(unique), _IN_CHUNK):
-                chunk = unique[start:start + _IN_CHUNK]
-                marks = ", ".join("?" * len(chunk))
-                found.update(r[0] for r in self._reader.execute(
+            for chunk in chunks(unique):
+                query = in_list(
                     f"SELECT {column} FROM emitted"  # noqa: S608 (our column names)
-                    f" WHERE feed_url = ? AND {column} IN ({marks})", (feed_url, *chunk),
-                ))
+                    f" WHERE feed_url = ? AND {column} IN ({{}})", chunk,
+                )
+                found.update(r[0] for r in self._reader.execute(query, (feed_url, *chunk)))
         return frozenset(found)
 
     def adopt_broker(self, cluster_id: str) -> bool:

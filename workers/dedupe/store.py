@@ -14,7 +14,7 @@ failed batch leaves the file as it was.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 import structlog
 
-from ingest.core.sqlite_files import use_wal
+from ingest.core.sqlite_files import chunks, in_list, use_wal
 from workers.dedupe.sketch import U32
 
 log = structlog.get_logger()
@@ -61,7 +61,6 @@ CREATE TABLE IF NOT EXISTS sketch (
 );
 CREATE INDEX IF NOT EXISTS sketch_by_time ON sketch (seen_at);
 """
-_CHUNK = 500  # bound parameters per IN (...) list, well under SQLite's limit
 # First copies kept in memory once committed: near and story matches look up
 # mostly recent articles, and a look-up in the file costs more than the rest
 # of a story match. A few megabytes, whatever the window.
@@ -169,8 +168,8 @@ class IndexFile:
         """Start the batch's transaction and read what its articles will look up."""
         self._db.execute("BEGIN IMMEDIATE")
         self._reset()
-        for chunk in _chunks(sorted(set(article_ids))):
-            sql = _in("SELECT article_id, story_id, duplicate_of, match, seen_at FROM verdict"
+        for chunk in chunks(sorted(set(article_ids))):
+            sql = in_list("SELECT article_id, story_id, duplicate_of, match, seen_at FROM verdict"
                       " WHERE article_id IN ({})", chunk)
             for article_id, story_id, duplicate_of, match, seen_at in self._db.execute(sql, chunk):
                 self._verdicts[article_id] = Recorded(story_id, duplicate_of, match, seen_at)
@@ -178,14 +177,15 @@ class IndexFile:
         for kind, key in keys:
             by_kind.setdefault(kind, set()).add(key)
         for kind, wanted in by_kind.items():
-            for chunk in _chunks(sorted(wanted)):
-                sql = _in("SELECT key, article_id, seen_at FROM first_seen"
+            for chunk in chunks(sorted(wanted)):
+                sql = in_list("SELECT key, article_id, seen_at FROM first_seen"
                           " WHERE kind = ? AND key IN ({})", chunk)
                 for key, article_id, seen_at in self._db.execute(sql, (kind, *chunk)):
                     self._firsts[(kind, key)] = (article_id, seen_at)
         firsts = sorted({article_id for article_id, _ in self._firsts.values()})
-        for chunk in _chunks(firsts):
-            sql = _in("SELECT article_id, story_id FROM verdict WHERE article_id IN ({})", chunk)
+        for chunk in chunks(firsts):
+            sql = in_list("SELECT article_id, story_id FROM verdict WHERE article_id IN ({})",
+                          chunk)
             self._stories.update(self._db.execute(sql, chunk))
 
     def verdict(self, article_id: str, cutoff: float) -> Recorded | None:
@@ -239,10 +239,10 @@ class IndexFile:
             elif stored.seen_at >= cutoff:
                 found.append((slot, from_batch(stored)))
         read = False
-        for chunk in _chunks(wanted):
+        for chunk in chunks(wanted):
             # `columns` is one of this module's two constant lists, never input.
             query = f"SELECT {columns} FROM sketch WHERE slot IN ({{}}) AND seen_at >= ?"  # noqa: S608
-            sql = _in(query, chunk)
+            sql = in_list(query, chunk)
             for row in self._db.execute(sql, (*chunk, cutoff)):
                 found.append((row[0], from_row(row)))
                 read = True
@@ -302,12 +302,3 @@ class IndexFile:
     def close(self) -> None:
         self._db.close()
 
-
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-def _in(template: str, chunk: Sized) -> str:
-    """`template` with its IN list's placeholders, one per value (the values stay bound)."""
-    return template.format(",".join("?" * len(chunk)))

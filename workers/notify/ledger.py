@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ingest.core.sqlite_files import use_wal
+from ingest.core.sqlite_files import chunks, in_list, use_wal
 from workers.notify.rows import Attempt, Delivery, ItemsCache, Outcome
 
 __all__ = ["Attempt", "Delivery", "Ledger", "Outcome", "apply_remote"]
@@ -118,13 +118,10 @@ class Ledger:
             # rows: a statement per row cost twice as much at ~13 rows per alert.
             seen: set[str] = set()
             ids = [d.delivery_id for d in rows]
-            for i in range(0, len(ids), 500):
-                chunk = ids[i : i + 500]
-                seen.update(r[0] for r in self._db.execute(
-                    "SELECT delivery_id FROM deliveries "  # noqa: S608 - placeholders only
-                    f"WHERE delivery_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ))
+            for chunk in chunks(ids):
+                query = in_list("SELECT delivery_id FROM deliveries WHERE delivery_id IN ({})",
+                                chunk)
+                seen.update(r[0] for r in self._db.execute(query, chunk))
             new: list[tuple[Any, ...]] = []
             added: list[str] = []
             for d in rows:
@@ -208,13 +205,12 @@ class Ledger:
                 [(owner, now + lease_s, now + lease_s, did) for did in chosen],
             )
             rows = []
-            for i in range(0, len(chosen), 500):
-                chunk = chosen[i : i + 500]
-                rows += self._db.execute(
-                    f"SELECT {_COLUMNS} FROM deliveries "  # noqa: S608
-                    f"WHERE delivery_id IN ({','.join('?' * len(chunk))})",
+            for chunk in chunks(chosen):
+                query = in_list(
+                    f"SELECT {_COLUMNS} FROM deliveries WHERE delivery_id IN ({{}})",  # noqa: S608
                     chunk,
-                ).fetchall()
+                )
+                rows += self._db.execute(query, chunk).fetchall()
         order = {did: i for i, did in enumerate(chosen)}
         return sorted(
             (Delivery._from_row(r, self._items) for r in rows),
