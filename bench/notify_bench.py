@@ -286,6 +286,15 @@ def wait_for_group(bootstrap: str, group: str, members: int, timeout: float = 90
         admin.close()
 
 
+def _bench_settings(bootstrap: str, data_dir: Path, **notify: str) -> dict[str, Any]:
+    """Setting overrides of the notify processes: this broker and folder, loopback targets."""
+    return {
+        "data_dir": data_dir,
+        "kafka": {"bootstrap_servers": bootstrap, "max_poll_records": 500},
+        "notify": {"stdout": False, "allow_private_targets": True, **notify},
+    }
+
+
 def bench_delivery(
     seconds: float, rate: float, dead: int, rng: random.Random, *,
     province_share: float = 0.2, drain: float = 5.0, processes: int = 1,
@@ -293,12 +302,8 @@ def bench_delivery(
     broker = start_broker()
     tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     try:
-        overrides: dict[str, Any] = {
-            "data_dir": tmp,
-            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "max_poll_records": 500},
-            "notify": {"stdout": False, "allow_private_targets": True, "request_timeout": "1s",
-                       "retry_base": "1s", "delivery_deadline": "60s"},
-        }
+        overrides = _bench_settings(broker.bootstrap_servers, tmp, request_timeout="1s",
+                                    retry_base="1s", delivery_deadline="60s")
         settings = load_settings(None, **overrides)
         ensure_topics(settings.kafka)
         rx = Receivers(20, dead)
@@ -364,11 +369,7 @@ def bench_backlog(
     broker = start_broker()
     tmp = Path(tempfile.mkdtemp(prefix="notify-bench-"))
     try:
-        overrides: dict[str, Any] = {
-            "data_dir": tmp,
-            "kafka": {"bootstrap_servers": broker.bootstrap_servers, "max_poll_records": 500},
-            "notify": {"stdout": False, "allow_private_targets": True},
-        }
+        overrides = _bench_settings(broker.bootstrap_servers, tmp)
         settings = load_settings(None, **overrides)
         ensure_topics(settings.kafka)
         rx = Receivers(20, 0)
