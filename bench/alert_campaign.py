@@ -17,6 +17,10 @@ from pathlib import Path
 T0 = datetime(2021, 6, 18, 6, 0, tzinfo=UTC)
 OUT = Path(__file__).parent / "data" / "alert"
 
+# Paragraphs without places, for the speed benchmark's padding (`bench/alert_speed.py`).
+# Campaign articles carry none: independent reports that shared paragraphs word for
+# word would rightly be grouped by dedupe as copies, and `news-ingest replay` would
+# then drop them before the alert stage.
 BACKGROUND = [
     "Prices of flour and cooking oil have nearly doubled in local markets since the spring, "
     "traders said, as roads to the border crossings were repeatedly closed.",
@@ -493,8 +497,7 @@ def build() -> list[dict[str, str]]:
         if body.startswith("="):  # a syndicated copy: the same text, another outlet
             text, title = texts[body[1:]], titles[body[1:]]
         else:
-            background = [BACKGROUND[n % len(BACKGROUND)], BACKGROUND[(n + 2) % len(BACKGROUND)]]
-            text = texts[key] = "\n\n".join([body, *background])
+            text = texts[key] = body
             titles[key] = title
         slug = outlet.lower().replace(" ", "-")
         records.append(
