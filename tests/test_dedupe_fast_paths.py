@@ -17,6 +17,34 @@ from workers.dedupe import store
 from workers.dedupe.bands import Postings
 from workers.dedupe.index import DedupeIndex
 from workers.dedupe.normalise import normalise_text, story_texts
+from workers.dedupe.stories import _CAPITALISED, _add, terms
+
+# --- story terms -------------------------------------------------------------
+
+TERM_PIECES = [
+    "Kunduz", "the Taliban", "al-Shabaab", "RSF", "M23", "McDonald", "Óscar", "Ürümqi",
+    "ªbc", "²nd", "ÉTAT", "Zürich", "officials", "said", ".", ". ", "!", "\n", "\n\n", " ",
+    "\u2014", "\u201cQuoted\u201d", "Gen.", "x-Ray", "self-Styled", "Jan's", "Faryab\u2019s",
+    "_Under", "9Lives", "Ab", "A", "In", "ß", "\ud800", "日本", "Αθήνα", "Δ",
+]
+
+
+def scanned_terms(text: str) -> set[str]:
+    """`terms` as its docstring defines it: every `_CAPITALISED` match, left to right."""
+    found: set[str] = set()
+    for match in _CAPITALISED.finditer(text):
+        _add(found, text, match)
+    return found
+
+
+def test_story_terms_are_those_of_a_plain_left_to_right_scan() -> None:
+    rng = np.random.default_rng(2021)
+    for _ in range(3000):
+        picks = rng.integers(0, len(TERM_PIECES), size=int(rng.integers(1, 25)))
+        joiners = rng.choice(["", " ", "  "], size=picks.size)
+        text = "".join(TERM_PIECES[p] + j for p, j in zip(picks, joiners, strict=True))
+        assert terms(text) == scanned_terms(text), repr(text)
+
 
 # --- normalisation -----------------------------------------------------------
 
