@@ -36,6 +36,7 @@ I64 = npt.NDArray[np.int64]
 
 
 _SLOT, _TIME, _STAMP = 0, 1, 2  # the columns of a segment's rows
+_NO_STAMPS = (2**32, -1)  # (lowest, highest) stamp of no entries
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class _Segment:
     # stamped postings, the stamp. One array rather than one per column, so
     # that a key's entries are one slice.
     rows: U32
+    # the earliest fetch time and the stamps' span, so that a look-up can
+    # skip filtering a segment whose entries all pass
+    oldest: int
+    stamps: tuple[int, int]
 
     @property
     def size(self) -> int:
@@ -54,7 +59,7 @@ class _Segment:
         return self.keys.nbytes + self.rows.nbytes
 
     def select(self, which: npt.NDArray[np.bool_] | I64) -> _Segment:
-        return _Segment(self.keys[which], self.rows[which])
+        return _make_segment(self.keys[which], self.rows[which])
 
     def spans(self, keys: U64) -> tuple[list[int], list[int]]:
         """(starts, ends) of each key's entries, in slot order within a key."""
@@ -65,7 +70,15 @@ class _Segment:
 
 def _segment(keys: U64, rows: U32) -> _Segment:
     order = np.argsort(keys, kind="stable")
-    return _Segment(keys[order], rows[order])
+    return _make_segment(keys[order], rows[order])
+
+
+def _make_segment(keys: U64, rows: U32) -> _Segment:
+    if not keys.size:
+        return _Segment(keys, rows, 0, (0, 0))
+    stamps = rows[:, _STAMP] if rows.shape[1] > _STAMP else rows[:, :0]
+    span = (int(stamps.min()), int(stamps.max())) if stamps.size else (0, 0)
+    return _Segment(keys, rows, int(rows[:, _TIME].min()), span)
 
 
 def _concat(older: _Segment, newer: _Segment) -> _Segment:
@@ -78,6 +91,15 @@ def _rows(*columns: U32) -> U32:
     return rows
 
 
+def _append_to_each(lists: dict[int, list[int]], keys: list[int], value: int) -> None:
+    for key in keys:
+        found = lists.get(key)
+        if found is None:
+            lists[key] = [value]
+        else:
+            found.append(value)
+
+
 class Postings:
     """Keys of indexed articles; owned by one `DedupeIndex`, in one thread.
 
@@ -88,7 +110,13 @@ class Postings:
     def __init__(self, *, stamped: bool = False, freeze_every: int = 4096) -> None:
         self.stamped = stamped
         self.freeze_every = freeze_every
-        self._fresh: dict[int, list[tuple[int, int]]] = {}  # key → [(slot, stamp)]
+        # Entries not frozen yet: key → slots (oldest first) and, when stamped,
+        # key → their stamps, which span [_fresh_low, _fresh_high]. Lists of
+        # plain ints: tuples or small lists per entry would cost the garbage
+        # collector a traversal each, tens of thousands of times over.
+        self._fresh: dict[int, list[int]] = {}
+        self._fresh_key_stamps: dict[int, list[int]] = {}
+        self._fresh_low, self._fresh_high = _NO_STAMPS
         self._fresh_keys: list[U64] = []
         self._fresh_slots: list[int] = []
         self._fresh_times: list[int] = []
@@ -109,9 +137,12 @@ class Postings:
         self._fresh_slots.append(slot)
         self._fresh_times.append(seen_at)
         self._fresh_stamps.append(stamp)
-        entry = (slot, stamp)
-        for key in keys.tolist():
-            self._fresh.setdefault(key, []).append(entry)
+        listed = keys.tolist()
+        _append_to_each(self._fresh, listed, slot)
+        if self.stamped:
+            _append_to_each(self._fresh_key_stamps, listed, stamp)
+            self._fresh_low = min(self._fresh_low, stamp)
+            self._fresh_high = max(self._fresh_high, stamp)
         if len(self._fresh_slots) >= self.freeze_every:
             self._freeze()
 
@@ -128,16 +159,19 @@ class Postings:
         found: set[int] = set()
         listed = keys.tolist()
         for key in listed:
-            for slot, _ in self._fresh.get(key, ()):
-                found.add(slot)
+            found.update(self._fresh.get(key, ()))
         for segment in self._segments:
             # Most keys have no entry: slicing the few that do costs less than
             # gathering positions for all of them.
             left, right = segment.spans(keys)
+            all_live = segment.oldest >= cutoff
             for start, end in zip(left, right, strict=True):
                 if start < end:
                     rows = segment.rows[start:end]
-                    found.update(rows[rows[:, _TIME] >= cutoff, _SLOT].tolist())
+                    if all_live:
+                        found.update(rows[:, _SLOT].tolist())
+                    else:
+                        found.update(rows[rows[:, _TIME] >= cutoff, _SLOT].tolist())
         return found
 
     def counts(
@@ -150,17 +184,25 @@ class Postings:
         stream carries would otherwise make every look-up read all of it.
         Entries not frozen yet are counted whatever their fetch time.
         """
+        if not self.stamped:
+            raise ValueError("counts searches a span of stamps: stamped postings only")
         listed = keys.tolist()
         quota = [newest] * len(listed)
         fresh: list[int] = []
+        fresh_in_span = low <= self._fresh_low and self._fresh_high <= high
         for position, key in enumerate(listed):
-            entries = self._fresh.get(key)
-            if entries:
-                entries = entries[-newest:]
-                quota[position] -= len(entries)
-                fresh.extend(slot for slot, stamp in entries if low <= stamp <= high)
+            slots = self._fresh.get(key)
+            if slots:
+                slots = slots[-newest:]
+                quota[position] -= len(slots)
+                if fresh_in_span:  # the usual case: nothing to filter out
+                    fresh.extend(slots)
+                else:
+                    times = self._fresh_key_stamps[key][-newest:]
+                    fresh.extend(s for s, t in zip(slots, times, strict=True) if low <= t <= high)
         # each key's entries in each segment, one slice each, filtered all at once
         parts: list[U32] = []
+        filtered = False
         wanted = np.asarray(quota, dtype=np.int64)
         for segment in reversed(self._segments):
             if not wanted.any():
@@ -171,15 +213,18 @@ class Postings:
             wanted -= right - start
             parts.extend(segment.rows[first:end] for first, end
                          in zip(start.tolist(), right.tolist(), strict=True) if first < end)
+            stamp_low, stamp_high = segment.stamps
+            filtered |= segment.oldest < cutoff or stamp_low < low or stamp_high > high
         found = np.asarray(fresh, dtype=np.int64)
         if parts:
             rows = np.concatenate(parts)
-            live = rows[:, _TIME] >= cutoff
-            if self.stamped:
+            if filtered:
+                live = rows[:, _TIME] >= cutoff
                 stamps = rows[:, _STAMP]
                 live &= stamps >= low
                 live &= stamps <= high
-            found = np.concatenate((found, rows[live, _SLOT]))
+                rows = rows[live]
+            found = np.concatenate((found, rows[:, _SLOT]))
         if not found.size:
             return found, found
         found.sort()
@@ -206,7 +251,8 @@ class Postings:
 
     def clear(self) -> None:
         """Forget everything (before a rebuild from the stored sketches)."""
-        self._fresh = {}
+        self._fresh, self._fresh_key_stamps = {}, {}
+        self._fresh_low, self._fresh_high = _NO_STAMPS
         self._fresh_keys, self._fresh_slots, self._fresh_times, self._fresh_stamps = [], [], [], []
         self._segments = []
 
@@ -219,7 +265,8 @@ class Postings:
             columns.append(self._fresh_stamps)
         rows = np.repeat(np.asarray(columns, dtype=np.uint32).T, counts, axis=0)
         segment = _segment(np.concatenate(self._fresh_keys), rows)
-        self._fresh = {}
+        self._fresh, self._fresh_key_stamps = {}, {}
+        self._fresh_low, self._fresh_high = _NO_STAMPS
         self._fresh_keys, self._fresh_slots, self._fresh_times, self._fresh_stamps = [], [], [], []
         self._push(segment)
 

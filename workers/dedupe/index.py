@@ -122,9 +122,10 @@ class DedupeIndex:
         self.near_containment = near_containment
         self.story_window = story_window
         self.bands = Postings()
-        # A rare term of a busy story has many fresh entries, which `counts` reads in
-        # Python: freeze them into numpy segments sooner.
-        self.story_terms = Postings(stamped=True, freeze_every=256)
+        # Fewer segments make each look-up cheaper, but a term's fresh entries are
+        # filtered in Python whenever their publication times stray outside the
+        # span searched (an old item among the fresh ones): 1,024 keeps both small.
+        self.story_terms = Postings(stamped=True, freeze_every=1024)
         self._df = np.zeros(_DF_BUCKETS, dtype=np.int64)
         self._stories = 0
         self._file = IndexFile(path)
