@@ -118,6 +118,7 @@ class Dispatcher:
         self.lane = lane
         self._finished: list[tuple[Delivery, SendResult, float]] = []
         self._settles = 0  # settle() calls that recorded something
+        self._settling: asyncio.Future[None] | None = None  # a settle lanes wait for
         self._tally: dict[str, int] = {}  # outcomes settled since the last summary line
         self._tallied_at = time.monotonic()
         self.on_result: Callable[[Delivery, SendResult], None] | None = None
@@ -187,7 +188,7 @@ class Dispatcher:
                 if done and self._settles == settled_mark:
                     # The row before is recorded before this one is sent: a crash repeats
                     # at most the request in flight, as without lanes.
-                    self.settle()
+                    await self._settle_soon()
                 if sub is None:
                     result = SendResult(ok=False, error="subscription removed", permanent=True)
                 else:
@@ -203,6 +204,30 @@ class Dispatcher:
             # Free at once: the next step records this lane's attempts before it claims.
             self._busy.discard(rows[0].subscription_id)
             self._wake.set()
+
+    async def _settle_soon(self) -> None:
+        """Settle once the lanes resumed in this turn of the loop have finished their rows.
+
+        Lanes whose responses arrive together resume together; settling for the
+        first of them at once would write one row per transaction. One settle,
+        run after the callbacks already scheduled, records them all (a lane
+        waits one turn of the loop for it).
+        """
+        if self._settling is None:
+            loop = asyncio.get_running_loop()
+            self._settling = loop.create_future()
+            loop.call_soon(self._settle_waited)
+        await asyncio.shield(self._settling)
+
+    def _settle_waited(self) -> None:
+        waiting, self._settling = self._settling, None
+        assert waiting is not None
+        try:
+            self.settle()
+        except Exception as exc:  # each waiting lane raises it, as a direct settle() would
+            waiting.set_exception(exc)
+        else:
+            waiting.set_result(None)
 
     def settle(self) -> int:
         """Write the finished attempts to the ledger in one transaction, then publish them;
