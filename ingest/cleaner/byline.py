@@ -5,10 +5,10 @@ comment, sidebar, `<time>` and `<figure>` sections from the copy with two
 XPath scans, then tries three more XPath scans for byline elements: about
 9 ms a page on the benchmark pages, a third of raw `trafilatura.extract`'s
 time, paid by every page whose `<meta>` tags name no author. Here the same
-rules are checked in one walk over the elements (about 1 ms), and only the
-few matching elements are copied to read their text as trafilatura would.
-The answer is trafilatura's: `tests/test_cleaner_byline.py` compares the two
-on pages built to hit every rule.
+rules are checked in one walk over the elements (about 2.4 ms), and only
+the few matching elements are copied to read their text as trafilatura
+would. The answer is trafilatura's: `tests/test_cleaner_byline.py` compares
+the two on pages built to hit every rule and on seeded mixes of them.
 
 The rules, as in trafilatura 2.x (`xpaths.AUTHOR_DISCARD_XPATHS`,
 `xpaths.AUTHOR_XPATHS`): a section is left out when it is (inside) a comment
