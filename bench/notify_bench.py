@@ -364,9 +364,20 @@ def bench_delivery(
             # a figure the other load on a shared machine does not change much
             "cpu_ms_per_delivery": cpu * 1000 / max(len(healthy), 1),
             "cpu_s_per_process": cpus,
+            "p99_ms_by_second_sent": _p99_by_second(healthy, start),
         }
     finally:
         broker.stop()
+
+
+def _p99_by_second(arrivals: list[tuple[float, float]], start: float) -> list[float]:
+    """p99 latency (ms) of the deliveries of the alerts sent in each second of the run:
+    shows whether a high p99 is a start-up transient, a steady backlog or a few stalls."""
+    by_second: dict[int, list[float]] = {}
+    for at, latency in arrivals:
+        by_second.setdefault(int(at - latency - start), []).append(latency)
+    return [round(sorted(lat)[int(len(lat) * 0.99)] * 1000)
+            for _, lat in sorted(by_second.items())]
 
 
 def bench_backlog(
