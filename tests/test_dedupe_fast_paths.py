@@ -77,6 +77,13 @@ def test_control_characters_that_are_not_whitespace_stay() -> None:
     assert normalise_text("a\x00b \u00e9") == "a\x00b \u00e9"
 
 
+def test_a_lone_surrogate_separates_words_like_a_symbol() -> None:
+    assert normalise_text("Kunduz\ud800gate \udfff") == normalise_text("Kunduz-gate -")
+    assert story_texts("Fighters entered Kunduz\ud800on Sunday. " * 20)[0].startswith(
+        "fighters entered kunduz on sunday"
+    )
+
+
 def test_the_stripped_story_is_normalised_like_any_text() -> None:
     text = "KABUL (Wire) \u2014 Fighters entered the CITY.\n\nBy Jo Bloggs\n\nResidents fled."
     whole, stripped, story = story_texts(text)

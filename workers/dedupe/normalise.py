@@ -170,6 +170,9 @@ _SPACE = np.uint8(ord(" "))
 # Whitespace beyond ASCII that `str.split` splits on, as a space (all of it is in
 # the Basic Multilingual Plane; NFKC already turns most of it into a space).
 _SPACES = {code: " " for code in range(0x80, 0x10000) if chr(code).isspace()}
+# A lone surrogate (a broken character, e.g. from a "surrogateescape" decoding)
+# separates words like a symbol, instead of failing the UTF-8 encoding below.
+_SPACES.update(dict.fromkeys(range(0xD800, 0xE000), " "))
 
 
 def _fold_beyond_ascii(text: str) -> str:
@@ -183,7 +186,7 @@ def _fold_beyond_ascii(text: str) -> str:
     ASCII in between is left to `_ASCII_FOLD`, which leaves `_fold`'s output
     as it is. The runs are found with numpy (a regex scan costs more).
     """
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     beyond = np.flatnonzero(codes > 0x7F)
     # a run starts where the previous character is ASCII and ends after its last one
     opens = np.empty(beyond.size, dtype=np.bool_)
