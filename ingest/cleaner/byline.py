@@ -20,36 +20,17 @@ in turn and each in document order, whose text is 3-119 characters long.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from copy import deepcopy
 from functools import lru_cache
-from typing import Protocol
 
 from trafilatura.json_metadata import normalize_authors
 from trafilatura.utils import trim
 from trafilatura.xml import delete_element
 
+from ingest.cleaner.page_tree import PageTree
+
 _MAX_CHARS = 120
-
-
-class HtmlElement(Protocol):
-    """What this module needs of a parsed page's element (lxml's `HtmlElement`)."""
-
-    tag: object
-
-    def get(self, key: str) -> str | None: ...
-
-    def iter(self, tag: str = ...) -> Iterator[HtmlElement]: ...
-
-    def iterancestors(self) -> Iterator[HtmlElement]: ...
-
-    def iterchildren(self, tag: str) -> Iterator[HtmlElement]: ...
-
-    def keys(self) -> list[str]: ...
-
-    def itertext(self) -> Iterator[str]: ...
-
-    def text_content(self) -> str: ...
 
 
 # What an element's attributes say about it, as bit flags; a rule also needs
@@ -112,7 +93,7 @@ def _flags(value: str, tests: tuple[tuple[int, re.Pattern[str]], ...]) -> int:
 _OTHER_ATTRIBUTES = frozenset(("itemprop", "data-component", "rel", "data-testid"))
 
 
-def _other_flags(element: HtmlElement) -> int:
+def _other_flags(element: PageTree) -> int:
     get = element.get
     flags = 0
     itemprop = get("itemprop")
@@ -128,12 +109,12 @@ def _other_flags(element: HtmlElement) -> int:
     return flags
 
 
-def _has_rel_me(element: HtmlElement) -> bool:
+def _has_rel_me(element: PageTree) -> bool:
     # trafilatura's XPath says `rel='me'` without the @: a <rel> child reading "me"
     return any(child.text_content() == "me" for child in element.iterchildren("rel"))
 
 
-def page_byline(tree: HtmlElement) -> str | None:
+def page_byline(tree: PageTree) -> str | None:
     """The authors the page body names (trafilatura's `extract_author`), or None."""
     cut, rule_sets = _scan(tree)
     # Each element is listed under the first rule set it matches only: if its
@@ -148,12 +129,12 @@ def page_byline(tree: HtmlElement) -> str | None:
     return None
 
 
-def _scan(tree: HtmlElement) -> tuple[set[HtmlElement], list[list[HtmlElement]]]:
+def _scan(tree: PageTree) -> tuple[set[PageTree], list[list[PageTree]]]:
     """The elements left out (with their insides) and the byline candidates of each rule set."""
-    cut: set[HtmlElement] = set()
-    specific: list[HtmlElement] = []
-    generic: list[HtmlElement] = []
-    last_resort: list[HtmlElement] = []
+    cut: set[PageTree] = set()
+    specific: list[PageTree] = []
+    generic: list[PageTree] = []
+    last_resort: list[PageTree] = []
     rel_elements = next(tree.iter("rel"), None) is not None  # never seen in real pages
     for element in tree.iter():
         tag = element.tag
@@ -179,7 +160,7 @@ def _scan(tree: HtmlElement) -> tuple[set[HtmlElement], list[list[HtmlElement]]]
     return cut, [specific, generic, last_resort]
 
 
-def _attribute_flags(element: HtmlElement, rel_elements: bool) -> int:
+def _attribute_flags(element: PageTree, rel_elements: bool) -> int:
     names = element.keys()
     if not names and not rel_elements:  # most elements: nothing to look at
         return 0
@@ -195,7 +176,7 @@ def _attribute_flags(element: HtmlElement, rel_elements: bool) -> int:
     return flags
 
 
-def _text_without(element: HtmlElement, cut: set[HtmlElement]) -> Iterable[str]:
+def _text_without(element: PageTree, cut: set[PageTree]) -> Iterable[str]:
     """The element's text pieces once the left-out sections inside it are deleted.
 
     Deleting joins a section's tail onto the text before it, which changes

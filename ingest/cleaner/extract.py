@@ -34,11 +34,11 @@ from ingest.cleaner.language import detect_language
 from ingest.cleaner.metadata import (
     DATE_FORMAT,
     PageMetadata,
-    PageTree,
     read_document,
     read_metadata,
 )
-from ingest.cleaner.page_kind import ARTICLE, Node, PageVerdict, classify_page
+from ingest.cleaner.page_kind import ARTICLE, PageVerdict, classify_page
+from ingest.cleaner.page_tree import PageTree
 from ingest.core.models import (
     Article,
     Extraction,
@@ -160,13 +160,8 @@ def _read_page(raw: RawPage, max_page_chars: int, fast: bool) -> _Page:
         problem = f"trafilatura failed on the page ({type(exc).__name__})"
         return _Page("", read_metadata(None, tree, raw.final_url), problem, body.notes)
     text = paragraphs(text)
-    verdict = classify_page(_as_node(tree), raw.final_url, text)
+    verdict = classify_page(tree, raw.final_url, text)
     return _Page(text, read_metadata(doc, tree, raw.final_url), None, body.notes, verdict)
-
-
-def _as_node(tree: PageTree) -> Node | None:
-    # load_html gives an lxml element, which has the `.text` that page_kind reads.
-    return tree if hasattr(tree, "text") else None  # type: ignore[return-value]
 
 
 def _run_trafilatura(

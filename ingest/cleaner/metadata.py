@@ -9,10 +9,9 @@ a precedence this project does not want (it prefers `og:url` over
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import structlog
@@ -26,6 +25,7 @@ from trafilatura.metadata import (
 from trafilatura.settings import Document
 
 from ingest.cleaner.byline import page_byline
+from ingest.cleaner.page_tree import PageTree
 
 log = structlog.get_logger()
 
@@ -37,14 +37,6 @@ _LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
 # htmldate is asked for this format so that a time and an offset survive when
 # the page gives them; a date alone comes back as midnight without an offset.
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S%z"
-
-
-class PageTree(Protocol):
-    """What this module needs of a parsed page (an `lxml.html.PageTree`, the root)."""
-
-    def get(self, key: str, default: str | None = None) -> str | None: ...
-
-    def iterfind(self, path: str) -> Iterator[PageTree]: ...
 
 
 def read_document(tree: PageTree, url: str, date_params: dict[str, Any]) -> Document:
@@ -66,7 +58,7 @@ def read_document(tree: PageTree, url: str, date_params: dict[str, Any]) -> Docu
     except Exception as exc:  # trafilatura's JSON-LD reader on untrusted markup
         log.info("json_ld_metadata_failed", url=url, error=f"{type(exc).__name__}: {exc}")
     doc.title = doc.title or extract_title(tree)
-    doc.author = doc.author or page_byline(tree)  # type: ignore[arg-type]  # an lxml tree
+    doc.author = doc.author or page_byline(tree)
     doc.url = url
     doc.date = find_date(tree, url=url, **date_params)
     doc.sitename = doc.sitename or extract_sitename(tree)

@@ -12,9 +12,10 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
+from ingest.cleaner.page_tree import PageTree
 from ingest.core.models import PageKind
 
 # A stub (consent text, paywall teaser, video caption) is a few short paragraphs.
@@ -38,16 +39,6 @@ _LIVE_PATH = re.compile(
 _VIDEO_PATH = re.compile(r"/(?:video|videos|watch)(?:/|$)")
 
 
-class Node(Protocol):
-    """What this module needs of a parsed page (an lxml element)."""
-
-    text: str | None
-
-    def get(self, key: str, default: str | None = None) -> str | None: ...
-
-    def iterfind(self, path: str) -> Iterator[Node]: ...
-
-
 @dataclass(frozen=True)
 class PageVerdict:
     kind: PageKind
@@ -57,7 +48,7 @@ class PageVerdict:
 ARTICLE = PageVerdict("article")
 
 
-def classify_page(tree: Node | None, final_url: str, text: str) -> PageVerdict:
+def classify_page(tree: PageTree | None, final_url: str, text: str) -> PageVerdict:
     """What the page is; `text` is the main text the extractor found ("" for none)."""
     stub = len(text) < STUB_CHARS
     url = urlsplit(final_url)
@@ -100,14 +91,14 @@ def _not_a_story(path: str, types: set[str], og_type: str, stub: bool) -> PageVe
     return None
 
 
-def _og_type(tree: Node) -> str:
+def _og_type(tree: PageTree) -> str:
     for meta in tree.iterfind(".//meta[@content]"):
         if (meta.get("property") or meta.get("name") or "").lower() == "og:type":
             return (meta.get("content") or "").strip().lower()
     return ""
 
 
-def _structured_data(tree: Node) -> tuple[set[str], bool | None]:
+def _structured_data(tree: PageTree) -> tuple[set[str], bool | None]:
     """Every JSON-LD `@type` on the page, and its `isAccessibleForFree` (None if silent)."""
     types: set[str] = set()
     free: bool | None = None
