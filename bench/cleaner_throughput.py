@@ -7,12 +7,13 @@ id), so both sides see the same strings in the same order.
 baseline: `trafilatura.extract(html, url=url)` with default options over every
           page in a pool of `--cores` processes (forked, warmed up first);
           wall-clock pages per second; measured before and after each
-          cleaner run, and that run's ratio is to the mean of the two. For reference, also
-          `extract(..., fast=True)` (the mode the cleaner uses) at the end.
+          cleaner run, and that run's ratio is to the mean of the two. For
+          reference, also `extract(..., fast=True)` (the mode the cleaner
+          uses) at the end.
 cleaner:  every page is produced as a `RawPage` to `news.raw` on the embedded
-          broker (lz4, the default, before the clock starts); then the real `CleanerStage`
-          (its pool of `--cores` extraction processes) runs under the real
-          `StreamRunner`, consuming `news.raw` and producing `news.articles`,
+          broker (lz4, the default, before the clock starts); then the real
+          `CleanerStage` (its pool of `--cores` extraction processes) runs
+          under the real `StreamRunner`, consuming `news.raw` and producing `news.articles`,
           logging at info level as JSON (to /dev/null). The clock runs from
           the first committed batch to the last, so the group join and the
           first batch (workers forking, first-use costs) are left out; pages

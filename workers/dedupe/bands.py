@@ -76,8 +76,8 @@ def _segment(keys: U64, rows: U32) -> _Segment:
 def _make_segment(keys: U64, rows: U32) -> _Segment:
     if not keys.size:
         return _Segment(keys, rows, 0, (0, 0))
-    stamps = rows[:, _STAMP] if rows.shape[1] > _STAMP else rows[:, :0]
-    span = (int(stamps.min()), int(stamps.max())) if stamps.size else (0, 0)
+    stamped = rows.shape[1] > _STAMP
+    span = (int(rows[:, _STAMP].min()), int(rows[:, _STAMP].max())) if stamped else (0, 0)
     return _Segment(keys, rows, int(rows[:, _TIME].min()), span)
 
 

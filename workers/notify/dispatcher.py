@@ -217,6 +217,7 @@ class Dispatcher:
             loop = asyncio.get_running_loop()
             self._settling = loop.create_future()
             loop.call_soon(self._settle_waited)
+        # shielded: a lane cancelled while waiting must not cancel the others' settle
         await asyncio.shield(self._settling)
 
     def _settle_waited(self) -> None:
