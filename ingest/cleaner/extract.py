@@ -27,7 +27,6 @@ from typing import Any
 import structlog
 import trafilatura
 from trafilatura.settings import Document
-from trafilatura.utils import load_html
 
 from ingest.cleaner.body import screen_body
 from ingest.cleaner.language import detect_language
@@ -38,7 +37,7 @@ from ingest.cleaner.metadata import (
     read_metadata,
 )
 from ingest.cleaner.page_kind import ARTICLE, PageVerdict, classify_page
-from ingest.cleaner.page_tree import PageTree
+from ingest.cleaner.page_tree import PageTree, parse_page
 from ingest.core.models import (
     Article,
     Extraction,
@@ -146,7 +145,7 @@ def _read_page(raw: RawPage, max_page_chars: int, fast: bool) -> _Page:
         return _Page("", PageMetadata(), body.problem)
     tree: PageTree | None = None
     try:
-        tree = load_html(body.html)
+        tree = parse_page(body.html)
         if tree is None:
             return _Page("", PageMetadata(), "the page body is not HTML", body.notes)
         doc, text = _run_trafilatura(tree, raw.final_url, _date_params(raw.fetched_at), fast)
