@@ -1,6 +1,7 @@
 """End-to-end throughput: real pages through every stage, as a ratio to raw trafilatura.
 
-    .venv/bin/python bench/e2e_throughput.py [--pages 200] [--rounds 3] [--processes 1,2]
+    .venv/bin/python bench/e2e_throughput.py [--pages 200] [--rounds 3] [--repeats 3]
+        [--processes 1,2]
 
 `--processes 1,2` runs the pipeline twice in the same run, with one and then
 two processes per stage (`[supervisor] processes`; dedupe and alert always
@@ -8,15 +9,18 @@ run one), and reports the scale-out ratio.
 
 Baseline, measured in the same run: `trafilatura.extract` on the same pages
 (each repeated `--rounds` times, in the same order) with one process per core
-(the cleaner's own setting). Pipeline: the pages are served from a loopback
-HTTP server with one RSS feed listing them all, each page `--rounds` times
-under distinct URLs (a longer window, so that start-up weighs less; dedupe
-marks the repeats as copies of the first round, so only the first round's
-articles go on to geotag and alert);
-`news-ingest run` (every stage as its own process, embedded Tansu broker)
-polls, fetches, cleans, dedupes, geotags and checks them for alerts. The
-clock runs from the first item on `news.items` to the moment every stage has
-committed everything (the alert stage included), so the stages' start-up
+(the cleaner's own setting). The host's speed drifts by 10 % and more within
+minutes, so each pipeline run (`--repeats` of them) sits between two baseline
+runs and is compared with their mean; the ratios reported are the medians.
+
+Pipeline: the pages are served from a loopback HTTP server with one RSS feed
+listing them all, each page `--rounds` times under distinct URLs (a longer
+window, so that start-up weighs less; dedupe marks the repeats as copies of
+the first round, so only the first round's articles go on to geotag and
+alert); `news-ingest run` (every stage as its own process, embedded Tansu
+broker) polls, fetches, cleans, dedupes, geotags and checks them for alerts.
+The clock runs from the first item on `news.items` to the moment every stage
+has committed everything (the alert stage included), so the stages' start-up
 (group joins) is left out, while everything after the first poll is counted.
 Over the same window it reads the CPU time of every process (each stage
 process with its children, the broker, this process serving the pages) from
@@ -32,11 +36,13 @@ import json
 import multiprocessing
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from email.utils import format_datetime
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -224,55 +230,120 @@ def main() -> None:
     parser.add_argument(
         "--processes", default="1", help="processes per stage; a list (1,2) runs each in turn"
     )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="pipeline runs per process count, each between "
+        "two baseline runs; the ratios reported are the medians"
+    )
     args = parser.parse_args()
     counts = [int(n) for n in args.processes.split(",")]
     pages = load_pages(args.pages) * args.rounds
     load_before = os.getloadavg()[0]
     cores = os.cpu_count() or 1
-    raw, raw_cpu = baseline(pages, cores)
-    runs: dict[int, dict[str, Any]] = {}
+    baselines = [baseline(pages, cores)]
+    runs: dict[int, list[Run]] = {}
     for count in counts:
-        with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
-            runs[count] = pipeline(pages, Path(tmp), args.compression, count)
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory(prefix="news-ingest-bench-") as tmp:
+                result = pipeline(pages, Path(tmp), args.compression, count)
+            baselines.append(baseline(pages, cores))
+            runs.setdefault(count, []).append(Run(result, baselines[-2], baselines[-1], len(pages)))
     load_after = os.getloadavg()[0]
+    report(args, counts, pages, cores, baselines, runs, (load_before, load_after))
+
+
+@dataclass
+class Run:
+    """One pipeline run and the baseline runs just before and after it."""
+
+    result: dict[str, Any]
+    before: tuple[float, float]  # baseline pages/s, CPU s per page
+    after: tuple[float, float]
+    pages: int
+
+    @property
+    def raw_pages_per_s(self) -> float:
+        return (self.before[0] + self.after[0]) / 2
+
+    @property
+    def raw_cpu_ms(self) -> float:
+        return (self.before[1] + self.after[1]) / 2 * 1000
+
+    @property
+    def ratio(self) -> float:
+        return float(self.result["pages_per_s"]) / self.raw_pages_per_s
+
+    @property
+    def cpu_ms(self) -> dict[str, float]:
+        return {n: s / self.pages * 1000 for n, s in self.result["cpu_seconds"].items()}
+
+    @property
+    def pipeline_cpu_ms(self) -> float:
+        return sum(ms for name, ms in self.cpu_ms.items() if not name.startswith("bench"))
+
+    @property
+    def cpu_ratio(self) -> float:
+        return self.raw_cpu_ms / self.pipeline_cpu_ms
+
+
+def report(
+    args: argparse.Namespace,
+    counts: list[int],
+    pages: list[bytes],
+    cores: int,
+    baselines: list[tuple[float, float]],
+    runs: dict[int, list[Run]],
+    load: tuple[float, float],
+) -> None:
     rows = [
         ("pages (mean KB)", f"{len(pages)} ({sum(map(len, pages)) / len(pages) / 1024:.0f})"),
         ("rounds; kafka.compression", f"{args.rounds}; {args.compression}"),
         ("cores", str(cores)),
-        ("raw trafilatura.extract, pages/s", f"{raw:.1f}"),
-        ("CPU ms/page: raw trafilatura.extract", f"{raw_cpu * 1000:.2f}"),
-        ("load average before, after", f"{load_before:.1f}, {load_after:.1f}"),
+        ("raw trafilatura.extract, pages/s (each run)",
+         ", ".join(f"{rate:.1f}" for rate, _ in baselines)),
+        ("CPU ms/page: raw trafilatura.extract (each run)",
+         ", ".join(f"{cpu * 1000:.1f}" for _, cpu in baselines)),
+        ("load average before, after", f"{load[0]:.1f}, {load[1]:.1f}"),
     ]
-    report: dict[str, Any] = {
-        "pages": len(pages), "cores": cores, "raw_pages_per_s": raw,
-        "raw_cpu_ms_per_page": round(raw_cpu * 1000, 3), "rounds": args.rounds,
+    summary: dict[str, Any] = {
+        "pages": len(pages), "cores": cores, "rounds": args.rounds, "repeats": args.repeats,
         "compression": args.compression,
-        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
+        "raw_pages_per_s": [round(rate, 2) for rate, _ in baselines],
+        "raw_cpu_ms_per_page": [round(cpu * 1000, 3) for _, cpu in baselines],
+        "load_average_before_after": [round(load[0], 2), round(load[1], 2)],
         "runs": {},
     }
-    for count, result in runs.items():
+    for count, repeats in runs.items():
         label = f"[{count} process{'es' if count > 1 else ''} per stage]"
-        ratio = result["pages_per_s"] / raw
-        cpu = sorted(result["cpu_seconds"].items(), key=lambda kv: -kv[1])
-        cpu_ms = {name: spent / len(pages) * 1000 for name, spent in cpu}
-        pipeline_ms = sum(ms for name, ms in cpu_ms.items() if not name.startswith("bench"))
+        ratio = statistics.median(run.ratio for run in repeats)
+        cpu_ratio = statistics.median(run.cpu_ratio for run in repeats)
+        names = sorted({n for run in repeats for n in run.cpu_ms},
+                       key=lambda n: -statistics.mean(run.cpu_ms.get(n, 0.0) for run in repeats))
+        cpu_ms = {n: statistics.mean(run.cpu_ms.get(n, 0.0) for run in repeats) for n in names}
         rows += [
-            (f"{label} pipeline feed -> news.alerts, pages/s", f"{result['pages_per_s']:.1f}"),
-            (f"{label} pipeline wall time, s", f"{result['seconds']:.1f}"),
-            (f"{label} ratio to raw (target >= 0.85)", f"{ratio:.2f}"),
+            (f"{label} pipeline feed -> news.alerts, pages/s (each run)",
+             ", ".join(f"{run.result['pages_per_s']:.1f}" for run in repeats)),
+            (f"{label} ratio to the baseline runs around it (each run)",
+             ", ".join(f"{run.ratio:.2f}" for run in repeats)),
+            (f"{label} ratio to raw, median (target >= 0.85)", f"{ratio:.2f}"),
         ]
-        rows += [(f"{label} CPU ms/page: {name}", f"{ms:.2f}") for name, ms in cpu_ms.items()]
+        rows += [(f"{label} CPU ms/page, mean: {name}", f"{ms:.2f}") for name, ms in cpu_ms.items()]
         rows += [
-            (f"{label} CPU ms/page: pipeline total (bench excluded)", f"{pipeline_ms:.2f}"),
-            (f"{label} CPU ratio raw / pipeline", f"{raw_cpu * 1000 / pipeline_ms:.2f}"),
+            (f"{label} CPU ratio raw / pipeline (each run)",
+             ", ".join(f"{run.cpu_ratio:.2f}" for run in repeats)),
+            (f"{label} CPU ratio raw / pipeline, median", f"{cpu_ratio:.2f}"),
         ]
         if count != counts[0]:
-            scale = result["pages_per_s"] / runs[counts[0]]["pages_per_s"]
-            rows.append((f"{label} throughput / {counts[0]} per stage", f"{scale:.2f}"))
-        report["runs"][str(count)] = {
-            "pipeline_pages_per_s": result["pages_per_s"], "pipeline_seconds": result["seconds"],
-            "ratio": ratio, "cpu_ms_per_page": {n: round(ms, 3) for n, ms in cpu_ms.items()},
-            "cpu_ratio": round(raw_cpu * 1000 / pipeline_ms, 3),
+            first = statistics.median(run.result["pages_per_s"] for run in runs[counts[0]])
+            scale = statistics.median(run.result["pages_per_s"] for run in repeats) / first
+            rows.append((f"{label} throughput / {counts[0]} per stage (medians)", f"{scale:.2f}"))
+        summary["runs"][str(count)] = {
+            "pipeline_pages_per_s": [run.result["pages_per_s"] for run in repeats],
+            "pipeline_seconds": [run.result["seconds"] for run in repeats],
+            "ratios": [round(run.ratio, 3) for run in repeats],
+            "ratio_median": round(ratio, 3),
+            "cpu_ms_per_page_mean": {n: round(ms, 3) for n, ms in cpu_ms.items()},
+            "cpu_ratios": [round(run.cpu_ratio, 3) for run in repeats],
+            "cpu_ratio_median": round(cpu_ratio, 3),
         }
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -280,7 +351,7 @@ def main() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.compression == "lz4" else f"_{args.compression}"
     suffix += "" if counts == [1] else "_processes_" + "_".join(map(str, counts))
-    (RESULTS / f"e2e_throughput{suffix}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"e2e_throughput{suffix}.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":
