@@ -314,7 +314,7 @@ def test_retry_after_of_a_429_is_honoured(
 def test_slow_receiver_does_not_delay_another_subscription(
     tmp_path: Path, receivers: Callable[..., Receiver]
 ) -> None:
-    slow, fast = receivers(script=[0]), receivers()
+    slow, fast = receivers(script=[0, 0]), receivers()  # both of its requests hang
     subs = {"slow": make_sub("slow", "webhook", slow.url),
             "fast": make_sub("fast", "webhook", fast.url)}
     ledger = Ledger(tmp_path / "l.sqlite3")

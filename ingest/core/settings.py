@@ -232,6 +232,11 @@ class NotifySettings(Section):
     retry_max_delay: Duration = timedelta(minutes=10)
     delivery_deadline: Duration = timedelta(hours=24)
     max_in_flight: int = Field(default=256, ge=1)
+    requests_per_subscription: int = Field(
+        default=4, ge=1, le=64,
+        description="requests in flight to one subscription at most; an alert and its updates "
+        "are always sent one after another, in order",
+    )
     smtp: SmtpSettings = SmtpSettings()
 
 

@@ -3,15 +3,17 @@
 `Dispatcher` lives in one asyncio event loop (its own thread in the notify
 process). Each `step()` settles the attempts finished since the last step,
 folds due digests, leases due rows and starts one task per subscription with
-due rows: its lane. A lane sends its subscription's rows one after another, in
-order (one request in flight per subscription, so a slow or dead receiver only
-ever occupies its own slot), up to `lane` rows per claim: a subscription that
+due rows: its lane. A lane claims up to `lane` rows: a subscription that
 matches most alerts (100/s in the benchmark) would otherwise wait a whole
-step, ~15-30 ms, between two requests, and fall behind for good. A lane has
-the attempts finished so far recorded before it sends its next row (so a crash
-repeats at most the request in flight), stops at a failure or once half its
-lease has passed (the lease must cover the request in flight), and gives its
-unsent rows back.
+step, ~15-30 ms, between two requests, and fall behind for good. It splits
+them into up to `streams` streams by alert, so an alert and its updates stay
+in one stream, in order; each stream sends its rows one after another. So a
+subscription has at most `streams` requests in flight (a slow or dead
+receiver only ever occupies its own), and a busy one is not held to one
+round trip at a time. A stream has the attempts finished so far recorded
+before it sends its next row (so a crash repeats at most the requests in
+flight), stops at a failure or once half its lease has passed (the lease must
+cover the request in flight), and gives its unsent rows back.
 
 Finished attempts are settled in batches: one ledger transaction, one
 `news.deliveries` record each; a log line per failed attempt, and one a second
@@ -84,6 +86,21 @@ def record_json(d: Delivery, status: str, attempts: int, error: str | None, now:
     ).encode()
 
 
+def split_by_alert(rows: list[Delivery], streams: int) -> list[list[Delivery]]:
+    """At most `streams` lists of `rows`, each in the rows' order; the rows of one alert
+    (the alert and its updates; a digest counts as the set of alerts it lists) share one."""
+    by_alert: dict[tuple[str, ...], list[Delivery]] = {}
+    for d in rows:
+        by_alert.setdefault(d.alert_ids, []).append(d)
+    if len(by_alert) <= 1 or streams <= 1:
+        return [rows]
+    split: list[list[Delivery]] = [[] for _ in range(min(streams, len(by_alert)))]
+    for n, alert_rows in enumerate(by_alert.values()):
+        split[n % len(split)].extend(alert_rows)
+    order = {id(d): i for i, d in enumerate(rows)}
+    return [sorted(stream, key=lambda d: order[id(d)]) for stream in split]
+
+
 class Dispatcher:
     """Sends what the ledger says is due. Create and use inside one event loop."""
 
@@ -100,6 +117,7 @@ class Dispatcher:
         max_in_flight: int = 256,
         lease_s: float = 60.0,
         lane: int = 16,
+        streams: int = 4,
         rng: random.Random | None = None,
     ) -> None:
         self.ledger = ledger
@@ -116,6 +134,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self.lane = lane
+        self.streams = streams
         self._finished: list[tuple[Delivery, SendResult, float]] = []
         self._settles = 0  # settle() calls that recorded something
         self._settling: asyncio.Future[None] | None = None  # a settle lanes wait for
@@ -171,8 +190,28 @@ class Dispatcher:
         self._summarise(force=True)
 
     async def _deliver(self, rows: list[Delivery], send_until: float) -> None:
-        """Send one subscription's rows in order; a row is only sent before `send_until`
-        (half its lease), so the lease outlasts the request. Unsent rows are given back."""
+        """Send one subscription's claimed rows, in streams; free the subscription after."""
+        try:
+            streams = split_by_alert(rows, self.streams)
+            if len(streams) == 1:
+                await self._send_in_order(streams[0], send_until)
+                return
+            # Every stream ends (and gives its unsent rows back) before the subscription is free.
+            ended = await asyncio.gather(
+                *(self._send_in_order(stream, send_until) for stream in streams),
+                return_exceptions=True,
+            )
+            for outcome in ended:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        finally:
+            # Free at once: the next step records this lane's attempts before it claims.
+            self._busy.discard(rows[0].subscription_id)
+            self._wake.set()
+
+    async def _send_in_order(self, rows: list[Delivery], send_until: float) -> None:
+        """Send rows one after another; a row is only sent before `send_until` (half its
+        lease), so the lease outlasts the request. Unsent rows are given back."""
         done = 0
         settled_mark = -1
         try:
@@ -187,7 +226,7 @@ class Dispatcher:
                     return
                 if done and self._settles == settled_mark:
                     # The row before is recorded before this one is sent: a crash repeats
-                    # at most the request in flight, as without lanes.
+                    # at most the requests in flight, as without lanes.
                     await self._settle_soon()
                 if sub is None:
                     result = SendResult(ok=False, error="subscription removed", permanent=True)
@@ -201,9 +240,6 @@ class Dispatcher:
         finally:
             if done < len(rows):
                 self.ledger.postpone_many([r.delivery_id for r in rows[done:]], self.clock())
-            # Free at once: the next step records this lane's attempts before it claims.
-            self._busy.discard(rows[0].subscription_id)
-            self._wake.set()
 
     async def _settle_soon(self) -> None:
         """Settle once the lanes resumed in this turn of the loop have finished their rows.

@@ -168,6 +168,7 @@ class DeliveryEngine:
             ledger, self.subscription, senders, policy,
             publish=lambda records: writer.put_encoded(DELIVERIES, records),
             clock=self.clock, owner=self.owner, max_in_flight=s.notify.max_in_flight,
+            streams=s.notify.requests_per_subscription,
             lease_s=s.notify.request_timeout.total_seconds() * 2 + 5,
         )
         try:
