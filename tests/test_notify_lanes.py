@@ -186,3 +186,44 @@ def test_an_alert_and_its_update_are_sent_in_order_while_other_alerts_go_alongsi
     for alert_id in ("alert-0", "alert-1"):
         own = [did for did, a in planned if a == alert_id]
         assert [did for did in sent if did in own] == own, alert_id
+
+
+def test_a_failing_subscription_is_probed_with_one_request_at_a_time(
+    tmp_path: Path, receivers: Callable[..., Receiver]
+) -> None:
+    rx = receivers(script=[503] * 4 + [0] * 5)  # four failures, then requests that hang
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    ids = plan_five(ledger, rx, time.time() - 60)
+    sub = make_sub("s1", "webhook", rx.url)
+    now = [time.time()]
+    in_flight_at_retry: list[int] = []
+
+    def release_when_one_waits() -> None:
+        deadline = time.monotonic() + 20
+        while rx.hits < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)  # a second request of the retry, if one were allowed, arrives by now
+        in_flight_at_retry.append(rx.hits - 4)
+        rx.release.set()
+
+    async def main() -> None:
+        senders = Senders(notify_settings())
+        d = Dispatcher(ledger, {"s1": sub}.get, senders, RetryPolicy(10.0, 20.0, 3600.0),
+                       clock=lambda: now[0], streams=4)
+        try:
+            assert await d.step() == 5
+            await d.drain()  # four streams, each failed at its first row
+            assert rx.hits == 4
+            now[0] += 100.0  # past every backoff
+            watcher = threading.Thread(target=release_when_one_waits)
+            watcher.start()
+            while ledger.counts() != {"delivered": 5}:
+                await d.step()
+                await d.drain()
+            await asyncio.to_thread(watcher.join)
+        finally:
+            await senders.close()
+
+    asyncio.run(main())
+    assert in_flight_at_retry == [1]
+    assert {r.headers["webhook-id"] for r in rx.ok()} == set(ids)

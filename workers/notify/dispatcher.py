@@ -10,7 +10,9 @@ them into up to `streams` streams by alert, so an alert and its updates stay
 in one stream, in order; each stream sends its rows one after another. So a
 subscription has at most `streams` requests in flight (a slow or dead
 receiver only ever occupies its own), and a busy one is not held to one
-round trip at a time. A stream has the attempts finished so far recorded
+round trip at a time. A subscription whose last attempt failed gets one
+stream until an attempt succeeds: a dead receiver is probed with one request
+at a time, not `streams` timeouts at once. A stream has the attempts finished so far recorded
 before it sends its next row (so a crash repeats at most the requests in
 flight), stops at a failure or once half its lease has passed (the lease must
 cover the request in flight), and gives its unsent rows back.
@@ -135,6 +137,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self.lane = lane
         self.streams = streams
+        self._failing: set[str] = set()  # subscriptions whose last attempt failed
         self._finished: list[tuple[Delivery, SendResult, float]] = []
         self._settles = 0  # settle() calls that recorded something
         self._settling: asyncio.Future[None] | None = None  # a settle lanes wait for
@@ -192,7 +195,8 @@ class Dispatcher:
     async def _deliver(self, rows: list[Delivery], send_until: float) -> None:
         """Send one subscription's claimed rows, in streams; free the subscription after."""
         try:
-            streams = split_by_alert(rows, self.streams)
+            sub_id = rows[0].subscription_id
+            streams = split_by_alert(rows, 1 if sub_id in self._failing else self.streams)
             if len(streams) == 1:
                 await self._send_in_order(streams[0], send_until)
                 return
@@ -286,6 +290,10 @@ class Dispatcher:
         records: list[tuple[str, bytes]] = []
         for (d, result, now), status in zip(finished, statuses, strict=True):
             counts[status] = counts.get(status, 0) + 1
+            if result.ok:
+                self._failing.discard(d.subscription_id)
+            else:
+                self._failing.add(d.subscription_id)
             attempt = d.attempts + 1
             if not result.ok:  # successes are counted in the batch line; failures one by one
                 (log.warning if status == "dead" else log.info)(
