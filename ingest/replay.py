@@ -30,7 +30,7 @@ from ingest.core.embedded_broker import start_broker
 from ingest.core.envelope import decode, encode, event_id
 from ingest.core.kafka_clients import ensure_topics, make_producer, wait_for_broker
 from ingest.core.models import Alert, Article, Extraction, Item, Payload, RawPage
-from ingest.core.progress import group_lag, topic_size
+from ingest.core.progress import group_lags, topic_size
 from ingest.core.settings import Settings, load_settings
 from ingest.core.supervisor import Supervisor
 from ingest.core.topics import ALERTS, ARTICLES, GEOTAGGED, RAW, UNIQUE, Topic
@@ -156,7 +156,8 @@ def _drained(settings: Settings, articles: int, stages: Sequence[str]) -> bool:
     kafka = settings.kafka
     if topic_size(kafka, ARTICLES.name) < articles:
         return False
-    return all(group_lag(kafka, stage, STAGE_INPUTS[stage].name) == 0 for stage in stages)
+    lags = group_lags(kafka, {stage: STAGE_INPUTS[stage].name for stage in stages})
+    return all(lag == 0 for lag in lags.values())
 
 
 def read_alerts(settings: Settings, timeout: float = 10.0) -> list[ReplayedAlert]:

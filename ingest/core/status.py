@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
 
-from ingest.core.progress import group_lag, topic_size
+from ingest.core.progress import group_lags, topic_size
 from ingest.core.settings import Settings
 from ingest.core.stages import PIPELINE_ORDER
 from ingest.core.topics import ALERTS, ARTICLES, GEOTAGGED, ITEMS, RAW, UNIQUE, Topic
@@ -45,10 +45,11 @@ def _health(settings: Settings, stage: str) -> str:
 
 
 def pipeline_status(settings: Settings) -> list[StageStatus]:
+    lags = group_lags(settings.kafka, {stage: t.name for stage, t in STAGE_INPUTS.items()})
     rows = []
     for stage in PIPELINE_ORDER:
         topic = STAGE_INPUTS.get(stage)
-        lag = group_lag(settings.kafka, stage, topic.name) if topic else None
+        lag = lags[stage] if topic else None
         name = topic.name if topic else None
         rows.append(StageStatus(stage, name, lag, _health(settings, stage)))
     return rows
@@ -59,4 +60,5 @@ def drained(settings: Settings, min_articles: int) -> bool:
     kafka = settings.kafka
     if topic_size(kafka, ARTICLES.name) < min_articles:
         return False
-    return all(group_lag(kafka, stage, t.name) <= 0 for stage, t in STAGE_INPUTS.items())
+    lags = group_lags(kafka, {stage: t.name for stage, t in STAGE_INPUTS.items()})
+    return all(lag <= 0 for lag in lags.values())
