@@ -8,11 +8,11 @@ matches most alerts (100/s in the benchmark) would otherwise wait a whole
 step, ~15-30 ms, between two requests, and fall behind for good. It splits
 them into up to `streams` streams by alert, so an alert and its updates stay
 in one stream, in order; each stream sends its rows one after another. So a
-subscription has at most `streams` requests in flight (a slow or dead
-receiver only ever occupies its own), and a busy one is not held to one
-round trip at a time. A subscription whose last attempt failed gets one
-stream until an attempt succeeds: a dead receiver is probed with one request
-at a time, not `streams` timeouts at once. A stream has the attempts finished so far recorded
+subscription has at most `streams` requests in flight (a slow or dead receiver
+only ever occupies its own), and a busy one is not held to one round trip at a
+time. A subscription whose last attempt failed gets one stream until an
+attempt succeeds: a dead receiver is probed with one request at a time, not
+`streams` timeouts at once. A stream has the attempts finished so far recorded
 before it sends its next row (so a crash repeats at most the requests in
 flight), stops at a failure or once half its lease has passed (the lease must
 cover the request in flight), and gives its unsent rows back.
@@ -91,16 +91,13 @@ def record_json(d: Delivery, status: str, attempts: int, error: str | None, now:
 def split_by_alert(rows: list[Delivery], streams: int) -> list[list[Delivery]]:
     """At most `streams` lists of `rows`, each in the rows' order; the rows of one alert
     (the alert and its updates; a digest counts as the set of alerts it lists) share one."""
-    by_alert: dict[tuple[str, ...], list[Delivery]] = {}
+    slot: dict[tuple[str, ...], int] = {}
     for d in rows:
-        by_alert.setdefault(d.alert_ids, []).append(d)
-    if len(by_alert) <= 1 or streams <= 1:
-        return [rows]
-    split: list[list[Delivery]] = [[] for _ in range(min(streams, len(by_alert)))]
-    for n, alert_rows in enumerate(by_alert.values()):
-        split[n % len(split)].extend(alert_rows)
-    order = {id(d): i for i, d in enumerate(rows)}
-    return [sorted(stream, key=lambda d: order[id(d)]) for stream in split]
+        slot.setdefault(d.alert_ids, len(slot) % max(streams, 1))
+    split: list[list[Delivery]] = [[] for _ in range(min(streams, len(slot)) or 1)]
+    for d in rows:
+        split[slot[d.alert_ids]].append(d)
+    return split
 
 
 class Dispatcher:
@@ -194,8 +191,8 @@ class Dispatcher:
 
     async def _deliver(self, rows: list[Delivery], send_until: float) -> None:
         """Send one subscription's claimed rows, in streams; free the subscription after."""
+        sub_id = rows[0].subscription_id
         try:
-            sub_id = rows[0].subscription_id
             streams = split_by_alert(rows, 1 if sub_id in self._failing else self.streams)
             if len(streams) == 1:
                 await self._send_in_order(streams[0], send_until)
@@ -210,7 +207,7 @@ class Dispatcher:
                     raise outcome
         finally:
             # Free at once: the next step records this lane's attempts before it claims.
-            self._busy.discard(rows[0].subscription_id)
+            self._busy.discard(sub_id)
             self._wake.set()
 
     async def _send_in_order(self, rows: list[Delivery], send_until: float) -> None:
