@@ -150,6 +150,10 @@ class Site:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as news sites serve: HTTP/1.0 cost a TCP connection per page
+            # (the fetcher's connect and close, a thread in this server).
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:
                 if self.path == "/feed.xml":
                     items = "".join(
