@@ -1,23 +1,28 @@
 """fetcher: news.items → news.raw, each item's article page downloaded.
 
 consume:   `news.items` (Item)
-transform: `fetch_page` for the whole batch concurrently, on one event loop and
-           one HTTP client that live as long as the stage (the client enforces
-           the global and per-host concurrency limits, timeouts and the size
-           cap; `HostPacer` spaces requests to one host; `RobotsCache` applies
-           robots.txt unless the item's feed or `[http] robots_txt` turns it
-           off); a transient failure is retried a few times with backoff, a
-           permanent one (404, 410, refused address, not HTML, disallowed by
-           robots.txt) is dead-lettered with its reason
-produce:   `news.raw` (RawPage), in the order consumed
+transform: `fetch_page` for every item as it arrives, on one event loop (its
+           own thread) and one HTTP client that live as long as the stage (the
+           client enforces the global and per-host concurrency limits,
+           timeouts and the size cap; `HostPacer` spaces requests to one host;
+           `RobotsCache` applies robots.txt unless the item's feed or
+           `[http] robots_txt` turns it off); a transient failure is retried a
+           few times with backoff, a permanent one (404, 410, refused address,
+           not HTML, disallowed by robots.txt) is dead-lettered with its reason
+produce:   `news.raw` (RawPage), in the order consumed within each partition:
+           a page goes out as soon as it and the pages before it are fetched,
+           not when the whole polled batch is (the cleaner starts on the first
+           pages while the rest download)
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from typing import Any
 
 import structlog
@@ -48,6 +53,10 @@ class FetcherStage:
         http = settings.http
         self.max_bytes = http.max_page_bytes
         self.loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self.loop.run_forever, name="fetcher-loop", daemon=True
+        )
+        self._loop_thread.start()
         self.client = HttpClient(http)
         self.robots = RobotsCache(self.client, ttl_s=http.robots_cache.total_seconds())
         self.pacer = HostPacer(http.per_host_min_interval.total_seconds())
@@ -61,12 +70,13 @@ class FetcherStage:
                 registry=self.metrics.registry, health=self._health,
             )
 
-    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
+    def submit_batch(self, batch: Sequence[Inbound]) -> list[Future[Result]]:
+        """Start fetching every item; each future ends with the item's page or reason."""
         items = [inbound.payload_as(Item) for inbound in batch]
-        return self.loop.run_until_complete(self._fetch_all(items))
+        return [asyncio.run_coroutine_threadsafe(self._fetch(item), self.loop) for item in items]
 
-    async def _fetch_all(self, items: list[Item]) -> list[Result]:
-        return list(await asyncio.gather(*(self._fetch(item) for item in items)))
+    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
+        return [future.result() for future in self.submit_batch(batch)]
 
     async def _fetch(self, item: Item) -> Result:
         robots = self.robots if self.obey.get(item.feed_url, self.obey_default) else None
@@ -96,12 +106,14 @@ class FetcherStage:
         raise AssertionError("unreachable: the last attempt returns")
 
     def _health(self) -> tuple[bool, dict[str, Any]]:
-        return not self.loop.is_closed(), {}
+        return self._loop_thread.is_alive() and not self.loop.is_closed(), {}
 
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
-        self.loop.run_until_complete(self.client.close())
+        asyncio.run_coroutine_threadsafe(self.client.close(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._loop_thread.join(timeout=10)
         self.loop.close()
 
 
