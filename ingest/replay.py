@@ -30,15 +30,11 @@ from ingest.core.embedded_broker import start_broker
 from ingest.core.envelope import decode, encode, event_id
 from ingest.core.kafka_clients import ensure_topics, make_producer, wait_for_broker
 from ingest.core.models import Alert, Article, Extraction, Item, Payload, RawPage
-from ingest.core.progress import group_lags, topic_size
 from ingest.core.settings import Settings, load_settings
+from ingest.core.status import drained
 from ingest.core.supervisor import Supervisor
-from ingest.core.topics import ALERTS, ARTICLES, GEOTAGGED, RAW, UNIQUE, Topic
+from ingest.core.topics import ALERTS, ARTICLES, RAW, Topic
 from ingest.poller.urls import canonical_url, item_id
-
-STAGE_INPUTS: dict[str, Topic] = {
-    "cleaner": RAW, "dedupe": ARTICLES, "geotag": UNIQUE, "alert": GEOTAGGED,
-}  # fmt: skip
 
 
 class ArchivedArticle(BaseModel):
@@ -152,14 +148,6 @@ def _produce(settings: Settings, messages: Sequence[tuple[Topic, str, Payload]])
         producer.close()
 
 
-def _drained(settings: Settings, articles: int, stages: Sequence[str]) -> bool:
-    kafka = settings.kafka
-    if topic_size(kafka, ARTICLES.name) < articles:
-        return False
-    lags = group_lags(kafka, {stage: STAGE_INPUTS[stage].name for stage in stages})
-    return all(lag == 0 for lag in lags.values())
-
-
 def read_alerts(settings: Settings, timeout: float = 10.0) -> list[ReplayedAlert]:
     """Every message on `news.alerts`, in partition order."""
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)
@@ -220,11 +208,11 @@ def run_replay(
             supervisor = Supervisor(stages, settings_file(tmp), env={}, grace_seconds=10)
             supervisor.run(
                 done=lambda: (
-                    _drained(settings, len(archive), stages) or time.monotonic() > deadline
+                    drained(settings, len(archive), stages) or time.monotonic() > deadline
                 ),
                 check_every=1.0,
             )
-            if not _drained(settings, len(archive), stages):
+            if not drained(settings, len(archive), stages):
                 echo("replay: WARNING the pipeline did not drain before the timeout")
             replayed = read_alerts(settings)
     finally:

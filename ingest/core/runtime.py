@@ -116,7 +116,8 @@ class Stage(Protocol):
 
 
 class ConcurrentStage(Stage, Protocol):
-    """A stage whose work runs elsewhere (a process pool), so the loop need not wait for it.
+    """A stage whose work runs elsewhere (a process pool, an event loop in its own thread),
+    so the loop need not wait for it.
 
     `submit_batch` returns at once with one future per inbound message, in
     order. A future that raises anything but `BadInput` is a bug, as in

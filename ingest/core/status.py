@@ -6,6 +6,7 @@ tests and the benchmarks use `drained()` to wait for a stream to pass through.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.error import HTTPError, URLError
 from urllib.request import urlopen
@@ -55,10 +56,11 @@ def pipeline_status(settings: Settings) -> list[StageStatus]:
     return rows
 
 
-def drained(settings: Settings, min_articles: int) -> bool:
-    """At least `min_articles` on news.articles and every stage caught up."""
+def drained(settings: Settings, min_articles: int, stages: Iterable[str] | None = None) -> bool:
+    """At least `min_articles` on news.articles and every stage (or those named) caught up."""
     kafka = settings.kafka
     if topic_size(kafka, ARTICLES.name) < min_articles:
         return False
-    lags = group_lags(kafka, {stage: t.name for stage, t in STAGE_INPUTS.items()})
+    names = STAGE_INPUTS if stages is None else stages
+    lags = group_lags(kafka, {stage: STAGE_INPUTS[stage].name for stage in names})
     return all(lag <= 0 for lag in lags.values())

@@ -52,6 +52,7 @@ class FetcherStage:
     def __init__(self, settings: Settings) -> None:
         http = settings.http
         self.max_bytes = http.max_page_bytes
+        self.max_in_flight = settings.kafka.max_poll_records  # the client bounds the requests
         self.loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(
             target=self.loop.run_forever, name="fetcher-loop", daemon=True
