@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ingest.core.embedded_broker import EmbeddedBroker
+from ingest.core.kafka_clients import make_producer
 from ingest.core.settings import ConfigError, load_settings
 
 
@@ -66,6 +68,25 @@ def test_no_bootstrap_servers_means_embedded_broker() -> None:
 def test_invalid_values_name_the_field(tmp_path: Path, text: str, named: str) -> None:
     with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
         load_settings(write(tmp_path, text))
+
+
+def test_a_producer_batch_larger_than_a_request_is_refused(tmp_path: Path) -> None:
+    text = "[kafka]\nmax_message_bytes = 500_000\nbatch_bytes = 600_000\n"
+    with pytest.raises(ConfigError, match=r"kafka: .*batch_bytes \(600000\) must not exceed "
+                       r"max_message_bytes \(500000\)"):
+        load_settings(write(tmp_path, text))
+
+
+def test_producers_take_linger_and_batch_size_from_the_settings(
+    tmp_path: Path, broker: EmbeddedBroker
+) -> None:
+    text = (f'[kafka]\nbootstrap_servers = "{broker.bootstrap_servers}"\n'
+            "linger_ms = 7\nbatch_bytes = 65536\n")
+    producer = make_producer(load_settings(write(tmp_path, text)).kafka, "test")
+    try:
+        assert (producer.config["linger_ms"], producer.config["batch_size"]) == (7, 65536)
+    finally:
+        producer.close()
 
 
 def test_a_broken_toml_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:

@@ -31,17 +31,25 @@ def _servers(kafka: KafkaSettings) -> list[str]:
     return [s.strip() for s in kafka.bootstrap_servers.split(",") if s.strip()]
 
 
-def make_producer(kafka: KafkaSettings, client_id: str) -> KafkaProducer:
+def make_producer(kafka: KafkaSettings, client_id: str, **overrides: Any) -> KafkaProducer:
+    options: dict[str, Any] = {
+        "linger_ms": kafka.linger_ms,
+        "batch_size": kafka.batch_bytes,
+        **overrides,
+    }
     return KafkaProducer(
         bootstrap_servers=_servers(kafka),
         client_id=f"{kafka.client_id}-{client_id}",
         acks="all",
         enable_idempotence=True,
         compression_type=None if kafka.compression == "none" else kafka.compression,
-        linger_ms=10,
         max_request_size=kafka.max_message_bytes,
         request_timeout_ms=kafka.request_timeout_ms,
         retries=2_147_483_647,
+        # The service's metrics are its own (Prometheus); kafka-python's sensors,
+        # recorded on every request and read by nobody, only cost CPU.
+        metrics_enabled=False,
+        **options,
     )
 
 
@@ -59,6 +67,7 @@ def make_consumer(
         max_poll_interval_ms=kafka.max_poll_interval_ms,
         max_poll_records=kafka.max_poll_records,
         request_timeout_ms=max(kafka.request_timeout_ms, kafka.session_timeout_ms + 5000),
+        metrics_enabled=False,  # as for the producer
         **overrides,
     )
     names = list(topics)

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.partitioner.default import murmur2
 
 from ingest.core.envelope import DecodeError, Headers, binary_headers, decode, event_id
+from ingest.core.kafka_clients import make_producer
 from ingest.core.models import Payload
 from ingest.core.settings import KafkaSettings
 from ingest.core.topics import Topic
@@ -135,15 +136,8 @@ class KeyedWriter:
         """`linger_ms`: how long a record waits for others to share its batch of at most
         `batch_size` bytes (per partition)."""
         self.source = source
-        self._producer = KafkaProducer(
-            bootstrap_servers=(kafka.bootstrap_servers or "").split(","),
-            client_id=f"{kafka.client_id}-{source.strip('/').replace('/', '-')}",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-            batch_size=batch_size,
-            # Also makes kafka-python's pure-Python CRC of each batch cheaper (fewer bytes).
-            compression_type=None if kafka.compression == "none" else kafka.compression,
+        self._producer = make_producer(
+            kafka, source.strip("/").replace("/", "-"), linger_ms=linger_ms, batch_size=batch_size
         )
 
     def put(self, topic: Topic, key: str, payload: Payload, *, wait: bool = True) -> None:
