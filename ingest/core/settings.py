@@ -82,7 +82,7 @@ class KafkaSettings(Section):
     # flushes when it commits and does not wait. Per request, kafka-python costs
     # ~1.5 ms of CPU and the broker ~0.5 ms: at 10 ms and Kafka's 16 KB batches
     # every 145 KB page was its own request (BENCHMARKS.md, end-to-end).
-    linger_ms: int = Field(default=50, ge=0, le=5000, description="producer linger.ms")
+    linger_ms: int = Field(default=100, ge=0, le=5000, description="producer linger.ms")
     batch_bytes: int = Field(
         default=1_048_576, ge=1024, description="producer batch.size, per partition, uncompressed"
     )
