@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ingest.core.models import QuietHours, SubscriptionFilter
 from tests.test_notify_receivers import KUNDUZ, MAIMANA, make_alert, make_sub, plan
-from workers.notify.dispatcher import digest_id
+from workers.notify.dispatcher import digest_id, pause_until
 from workers.notify.filters import SubscriptionIndex, hold_until, quiet_until
 from workers.notify.ledger import Ledger, Outcome
 
@@ -90,6 +92,31 @@ def test_alerts_in_quiet_hours_become_one_digest_when_they_end(tmp_path: Path) -
     assert digest.delivery_id == digest_id("q", morning)
     assert ledger.by_status("held") == []
     assert ledger.release_digests(morning + 10, digest_id, 60.0) == []
+
+
+def test_the_ledger_says_when_its_next_row_comes_due(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    assert ledger.next_due() is None
+    quiet = make_sub("q", "webhook", "https://x.example",
+                     quiet_hours=QuietHours(start="22:00", end="07:00", timezone="UTC"))
+    plan(ledger, make_alert(KUNDUZ), [quiet], now=datetime(2021, 6, 22, 23, 0, tzinfo=UTC))
+    morning = datetime(2021, 6, 23, 7, 0, tzinfo=UTC).timestamp()
+    assert ledger.next_due() == morning  # a held row: when its quiet hours end
+    t = datetime(2021, 6, 22, 9, 30, tzinfo=UTC)
+    plan(ledger, make_alert(MAIMANA, alert_id="alert-maimana"),
+         [make_sub("a", "webhook", "https://x.example")], now=t)
+    assert ledger.next_due() == t.timestamp()  # a pending row: now
+    (claimed,) = ledger.claim_due(t.timestamp(), "me", 60.0, [], 10)
+    assert ledger.next_due() == t.timestamp() + 60.0  # leased: when the lease ends
+    ledger.record_attempts([Outcome(claimed, t.timestamp(), True, 200, None, None)])
+    assert ledger.next_due() == morning
+
+
+def test_an_idle_dispatcher_waits_for_the_next_due_row_within_bounds() -> None:
+    assert pause_until(None, 100.0, 0.05, 0.5) == 0.5  # nothing planned: the longest wait
+    assert pause_until(100.2, 100.0, 0.05, 0.5) == pytest.approx(0.2)
+    assert pause_until(99.0, 100.0, 0.05, 0.5) == 0.05  # overdue (a busy subscription's)
+    assert pause_until(3600.0, 100.0, 0.05, 0.5) == 0.5
 
 
 def test_claims_lease_one_row_per_free_subscription_and_a_batch_records_each_outcome(

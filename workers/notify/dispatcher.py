@@ -100,6 +100,13 @@ def split_by_alert(rows: list[Delivery], streams: int) -> list[list[Delivery]]:
     return split
 
 
+def pause_until(due: float | None, now: float, least: float, most: float) -> float:
+    """Seconds to wait for the row due at `due` (None: no row), kept within [least, most]."""
+    if due is None:
+        return most
+    return min(most, max(least, due - now))
+
+
 class Dispatcher:
     """Sends what the ledger says is due. Create and use inside one event loop."""
 
@@ -167,18 +174,27 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(due)
 
-    async def run(self, stop: asyncio.Event, idle: float = 0.05, gather: float = 0.01) -> None:
+    async def run(
+        self, stop: asyncio.Event, idle: float = 0.05, gather: float = 0.01,
+        most_idle: float = 0.5,
+    ) -> None:
         """Step until `stop` is set, then wait for the deliveries in flight.
 
-        After a wake-up it lets `gather` seconds pass, so that one step settles and
-        claims the work of many finished deliveries (a few ms of latency for far
-        fewer ledger transactions under load).
+        Between steps it waits for a wake-up (new rows, a lane ending) or for the
+        next row to come due: at least `idle` seconds, at most `most_idle` (rows a
+        process sharing the ledger file adds wake that process, not this one). An
+        idle process used to step every `idle` seconds, each step a ledger write
+        transaction. After a wake-up it lets `gather` seconds pass, so that one step
+        settles and claims the work of many finished deliveries (a few ms of latency
+        for far fewer ledger transactions under load).
         """
         while not stop.is_set():
-            await self.step()
+            started = await self.step()
             self._wake.clear()
+            pause = idle if started else pause_until(self.ledger.next_due(), self.clock(),
+                                                     idle, most_idle)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle)
+                await asyncio.wait_for(self._wake.wait(), timeout=pause)
             await asyncio.sleep(gather)
         await self.drain()
 

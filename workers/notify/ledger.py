@@ -217,6 +217,16 @@ class Ledger:
             key=lambda d: order[d.delivery_id],
         )
 
+    def next_due(self) -> float | None:
+        """When the earliest pending row (a leased one: when its lease ends) or held row
+        comes due; None when there is none."""
+        pending, held = self._db.execute(
+            "SELECT (SELECT MIN(next_attempt) FROM deliveries WHERE status = 'pending'),"
+            " (SELECT MIN(hold_until) FROM deliveries WHERE status = 'held')"
+        ).fetchone()
+        times = [t for t in (pending, held) if t is not None]
+        return min(times) if times else None
+
     def record_attempt(
         self, d: Delivery, now: float, *, ok: bool, status: int | None, error: str | None,
         next_attempt: float | None,
