@@ -25,10 +25,10 @@ only once that article has gone through every stage: the stages' start-up
 workers are warmed too). The clock runs from the first page's item on
 `news.items` to the last record a stage wrote (their CreateTimes, read back
 once every stage, the alert stage included, has committed everything; the
-time the bench's progress checks noticed the end is shown too).
-From the first item it noticed to the end it noticed, it reads the CPU time of every process (each stage
-process with its children, the broker, this process serving the pages) from
-/proc, to show where the two cores went.
+time the bench's progress checks noticed the end is shown too). From the
+first item it noticed to the end it noticed, it reads the CPU time of every
+process (each stage process with its children, the broker, this process
+serving the pages) from /proc, to show where the two cores went.
 
 Prints a table and writes bench/results/e2e_throughput.json.
 """
