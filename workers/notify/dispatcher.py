@@ -181,12 +181,12 @@ class Dispatcher:
         """Step until `stop` is set, then wait for the deliveries in flight.
 
         Between steps it waits for a wake-up (new rows, a lane ending) or for the
-        next row to come due: at least `idle` seconds, at most `most_idle` (rows a
-        process sharing the ledger file adds wake that process, not this one). An
-        idle process used to step every `idle` seconds, each step a ledger write
-        transaction. After a wake-up it lets `gather` seconds pass, so that one step
-        settles and claims the work of many finished deliveries (a few ms of latency
-        for far fewer ledger transactions under load).
+        next row to come due, so that an idle process does not take the ledger's
+        write lock every `idle` seconds: at least `idle` seconds, at most
+        `most_idle` (rows that a process sharing the ledger file adds wake that
+        process, not this one). After a wake-up it lets `gather` seconds pass, so
+        that one step settles and claims the work of many finished deliveries (a
+        few ms of latency for far fewer ledger transactions under load).
         """
         while not stop.is_set():
             started = await self.step()
