@@ -25,7 +25,7 @@ from pebble import ProcessExpired, ProcessPool
 from ingest.cleaner.language import warm_up
 from ingest.cleaner.worker import clean_in_worker
 from ingest.core.models import Article, RawPage
-from ingest.core.runtime import BadInput, Inbound, Output, Result, then
+from ingest.core.runtime import BadInput, Inbound, Output, Result, Submits, then
 from ingest.core.settings import Settings
 from ingest.core.topics import ARTICLES, RAW
 
@@ -38,7 +38,7 @@ PAGES_PER_WORKER = 2000
 PAGES_QUEUED_PER_WORKER = 8
 
 
-class CleanerStage:
+class CleanerStage(Submits):
     name = "cleaner"
     input = RAW
 
@@ -56,9 +56,6 @@ class CleanerStage:
     def submit_batch(self, batch: Sequence[Inbound]) -> list[Future[Result]]:
         """Schedule every page on the pool; each future ends with the page's article or reason."""
         return [self._schedule(inbound.payload_as(RawPage)) for inbound in batch]
-
-    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
-        return [future.result() for future in self.submit_batch(batch)]
 
     def _schedule(self, raw: RawPage) -> Future[Result]:
         extraction = self.pool.schedule(

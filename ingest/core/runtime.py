@@ -150,6 +150,17 @@ def then(future: Future[T], finish: Callable[[Future[T]], Result]) -> Future[Res
     return chained
 
 
+class Submits:
+    """Mixin for a `ConcurrentStage`: implement `submit_batch` and get `handle_batch`,
+    which waits for every future (the runner itself calls `submit_batch`)."""
+
+    def submit_batch(self, batch: Sequence[Inbound]) -> list[Future[Result]]:
+        raise NotImplementedError
+
+    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
+        return [future.result() for future in self.submit_batch(batch)]
+
+
 class OneByOne:
     """Mixin: implement `handle(inbound) -> outputs` and get `handle_batch`."""
 

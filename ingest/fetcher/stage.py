@@ -30,7 +30,7 @@ import structlog
 from ingest.core.http_client import HttpClient
 from ingest.core.models import Item
 from ingest.core.observability import MetricsServer
-from ingest.core.runtime import BadInput, Inbound, Output, Result
+from ingest.core.runtime import BadInput, Inbound, Output, Result, Submits
 from ingest.core.settings import Settings
 from ingest.core.topics import ITEMS, RAW
 from ingest.fetcher.fetch import FetchError, fetch_page
@@ -45,7 +45,7 @@ FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
 
 
-class FetcherStage:
+class FetcherStage(Submits):
     name = "fetcher"
     input = ITEMS
 
@@ -75,9 +75,6 @@ class FetcherStage:
         """Start fetching every item; each future ends with the item's page or reason."""
         items = [inbound.payload_as(Item) for inbound in batch]
         return [asyncio.run_coroutine_threadsafe(self._fetch(item), self.loop) for item in items]
-
-    def handle_batch(self, batch: Sequence[Inbound]) -> list[Result]:
-        return [future.result() for future in self.submit_batch(batch)]
 
     async def _fetch(self, item: Item) -> Result:
         robots = self.robots if self.obey.get(item.feed_url, self.obey_default) else None

@@ -210,9 +210,6 @@ class Dispatcher:
         sub_id = rows[0].subscription_id
         try:
             streams = split_by_alert(rows, 1 if sub_id in self._failing else self.streams)
-            if len(streams) == 1:
-                await self._send_in_order(streams[0], send_until)
-                return
             # Every stream ends (and gives its unsent rows back) before the subscription is free.
             ended = await asyncio.gather(
                 *(self._send_in_order(stream, send_until) for stream in streams),
